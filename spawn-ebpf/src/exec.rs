@@ -1,0 +1,119 @@
+//! The exec: entry (with the file name), the kernel's milestones inside it, and its result.
+use aya_ebpf::{
+    helpers::bpf_probe_read_user_str_bytes, macros::tracepoint, programs::TracePointContext,
+};
+use spawn_common::{ExecEvent, counter, kind, syscall};
+
+use crate::{
+    emit::{comm, event, header},
+    faults,
+    state::{EVENTS, STARTUP, bump, current, followed, layout},
+};
+
+const AT_FDCWD: i32 = -100;
+
+#[inline(always)]
+fn read<T>(ctx: &TracePointContext, offset: u32) -> Option<T> {
+    // SAFETY: checked kernel read of the tracepoint record.
+    unsafe { ctx.read_at::<T>(offset as usize) }.ok()
+}
+
+fn enter(syscall: u32, fd: i32, flags: u32, filename: u64) {
+    let (tid, tgid) = current();
+    if !followed(tid, tgid) {
+        return;
+    }
+    // Exec ends the child's pre-exec phase: its fault totals so far belong to `setup`.
+    faults::on_exec_enter(tgid);
+    // Reserve in place: the event is 300+ bytes, too big to build on the 512-byte BPF stack.
+    let Some(mut entry) = EVENTS.reserve::<ExecEvent>(0) else {
+        bump(counter::LOST_EVENTS);
+        return;
+    };
+    let p = entry.as_mut_ptr();
+    // SAFETY: `p` points at a reserved, exclusively owned ring-buffer slot of the right size;
+    // every field is written before submit (the filename tail past `filename_len` is unused).
+    unsafe {
+        (*p).hdr = header(kind::EXEC_ENTER, tid, tgid);
+        (*p).syscall = syscall;
+        (*p).fd = fd;
+        (*p).flags = flags;
+        (*p).comm = comm();
+        let len = match bpf_probe_read_user_str_bytes(filename as *const u8, &mut (*p).filename) {
+            Ok(name) => name.len(),
+            Err(_) => 0,
+        };
+        (*p).filename_len = len as u32;
+    }
+    entry.submit(0);
+}
+
+#[tracepoint]
+pub fn sys_enter_execve(ctx: TracePointContext) -> u32 {
+    let name: u64 = read(&ctx, layout().execve_filename).unwrap_or(0);
+    enter(syscall::EXECVE as u32, AT_FDCWD, 0, name);
+    0
+}
+
+#[tracepoint]
+pub fn sys_enter_execveat(ctx: TracePointContext) -> u32 {
+    let l = layout();
+    let fd: i64 = read(&ctx, l.execveat_fd).unwrap_or(0);
+    let name: u64 = read(&ctx, l.execveat_filename).unwrap_or(0);
+    let flags: i64 = read(&ctx, l.execveat_flags).unwrap_or(0);
+    enter(syscall::EXECVEAT as u32, fd as i32, flags as u32, name);
+    0
+}
+
+#[inline(always)]
+fn mark(kind: u32, arg0: u64) {
+    let (tid, tgid) = current();
+    if followed(tid, tgid) {
+        event(kind, tid, tgid, arg0, 0, 0);
+    }
+}
+
+#[tracepoint]
+pub fn sched_prepare_exec(_ctx: TracePointContext) -> u32 {
+    mark(kind::PREPARE_EXEC, 0);
+    0
+}
+
+#[tracepoint]
+pub fn exit_mmap(_ctx: TracePointContext) -> u32 {
+    mark(kind::EXIT_MMAP, 0);
+    0
+}
+
+#[tracepoint]
+pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
+    let old: i32 = read(&ctx, layout().exec_old_pid).unwrap_or(0);
+    mark(kind::PROCESS_EXEC, old as u64);
+    0
+}
+
+fn exit(ctx: &TracePointContext, syscall: u64) {
+    let (tid, tgid) = current();
+    if !followed(tid, tgid) {
+        return;
+    }
+    let ret: i64 = read(ctx, layout().sys_exit_ret).unwrap_or(i64::MIN);
+    if ret == 0 {
+        // Startup marks (uprobes in ld.so and libc) are wanted from now until libc starts main.
+        let _ = STARTUP.insert(tgid, 1, 0);
+        faults::on_exec_success(tgid);
+    }
+    event(kind::EXEC_EXIT, tid, tgid, syscall, ret as u64, 0);
+}
+
+#[tracepoint]
+pub fn sys_exit_execve(ctx: TracePointContext) -> u32 {
+    exit(&ctx, syscall::EXECVE);
+    0
+}
+
+#[tracepoint]
+pub fn sys_exit_execveat(ctx: TracePointContext) -> u32 {
+    exit(&ctx, syscall::EXECVEAT);
+    0
+}

@@ -1,0 +1,35 @@
+//! User-space startup marks: uprobes on ld.so's `_dl_debug_state` and glibc's
+//! `__libc_start_main`, attached once for every process and filtered here. Only the window
+//! between a successful exec and `__libc_start_main` is of interest (later `dlopen` calls also
+//! reach `_dl_debug_state`).
+use aya_ebpf::{macros::uprobe, programs::ProbeContext};
+use spawn_common::{kind, mark};
+
+use crate::{
+    emit::event,
+    state::{STARTUP, current, followed},
+};
+
+#[inline(always)]
+fn startup_mark(which: u64) {
+    let (tid, tgid) = current();
+    if STARTUP.get_ptr(tgid).is_none() || !followed(tid, tgid) {
+        return;
+    }
+    if which == mark::LIBC_START_MAIN {
+        let _ = STARTUP.remove(tgid);
+    }
+    event(kind::STARTUP_MARK, tid, tgid, which, 0, 0);
+}
+
+#[uprobe]
+pub fn dl_debug_state(_ctx: ProbeContext) -> u32 {
+    startup_mark(mark::DL_DEBUG_STATE);
+    0
+}
+
+#[uprobe]
+pub fn libc_start_main(_ctx: ProbeContext) -> u32 {
+    startup_mark(mark::LIBC_START_MAIN);
+    0
+}

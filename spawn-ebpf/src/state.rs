@@ -1,0 +1,120 @@
+//! Maps, globals and the "followed" filter shared by all programs.
+use aya_ebpf::{
+    helpers::bpf_get_current_pid_tgid,
+    macros::map,
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
+};
+use spawn_common::{Config, FaultTotals, Layout, RING_BYTES, counter};
+
+/// Tracepoint field offsets; overwritten by the loader from tracefs.
+#[unsafe(no_mangle)]
+static LAYOUT: Layout = Layout::LINUX_6_18;
+
+/// Run-time switches; overwritten by the loader.
+#[unsafe(no_mangle)]
+static CONFIG: Config = Config {
+    follow_all: 0,
+    self_tgid: 0,
+    faults: 0,
+    _pad: 0,
+};
+
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
+
+/// Processes (tgids) being followed in trace mode. LRU so that a process we never see exit
+/// (missed event) cannot fill the map for good.
+#[map]
+pub static FOLLOWED: LruHashMap<u32, u32> = LruHashMap::with_max_entries(65_536, 0);
+
+/// Slot 0: the tid of the analyzer thread whose children are followed (0 = none). The traced
+/// command is spawned by that thread, so its own spawn is recorded like any other.
+#[map]
+pub static WATCH: Array<u32> = Array::with_max_entries(1, 0);
+
+#[map]
+pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
+
+/// waitid's `infop` pointer between syscall entry and exit, by tid.
+#[map]
+pub static WAITID_INFOP: LruHashMap<u32, u64> = LruHashMap::with_max_entries(16_384, 0);
+
+/// Processes between a successful exec and `__libc_start_main` (startup marks are wanted).
+#[map]
+pub static STARTUP: LruHashMap<u32, u32> = LruHashMap::with_max_entries(16_384, 0);
+
+/// Page-fault attribution state of one followed process.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ProcFaults {
+    /// Bucket for the process's own faults (`fault_bucket::CHILD_*`).
+    pub own_bucket: u32,
+    /// The last child this process forked without CLONE_VM and has not reaped yet (0 = none):
+    /// its present+write faults are charged to that fork.
+    pub fork_child: u32,
+    pub own: FaultTotals,
+    pub parent: FaultTotals,
+}
+
+#[map]
+pub static PROC: LruHashMap<u32, ProcFaults> = LruHashMap::with_max_entries(65_536, 0);
+
+/// A fault between its entry (tracepoint) and exit (perf event), by tid.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct FaultStart {
+    pub ts_ns: u64,
+    /// 1 when the fault is charged to the parent side (`ProcFaults::parent`).
+    pub parent_side: u32,
+    pub _pad: u32,
+}
+
+#[map]
+pub static FAULT_START: HashMap<u32, FaultStart> = HashMap::with_max_entries(16_384, 0);
+
+#[inline(always)]
+pub fn layout() -> Layout {
+    // SAFETY: LAYOUT is a static the loader patches before load; volatile keeps the compiler
+    // from constant-folding the default value into the programs.
+    unsafe { core::ptr::read_volatile(&LAYOUT) }
+}
+
+#[inline(always)]
+pub fn config() -> Config {
+    // SAFETY: as for `layout`.
+    unsafe { core::ptr::read_volatile(&CONFIG) }
+}
+
+/// (tid, tgid) of the current task.
+#[inline(always)]
+pub fn current() -> (u32, u32) {
+    let id = bpf_get_current_pid_tgid();
+    (id as u32, (id >> 32) as u32)
+}
+
+/// Should events of the current task be recorded?
+#[inline(always)]
+pub fn followed(tid: u32, tgid: u32) -> bool {
+    let cfg = config();
+    if let Some(watch) = WATCH.get(0)
+        && *watch != 0
+        && *watch == tid
+    {
+        return true;
+    }
+    if tgid == cfg.self_tgid {
+        return false;
+    }
+    if cfg.follow_all != 0 {
+        return true;
+    }
+    FOLLOWED.get_ptr(tgid).is_some()
+}
+
+#[inline(always)]
+pub fn bump(index: u32) {
+    if let Some(p) = COUNTERS.get_ptr_mut(index) {
+        // SAFETY: per-CPU slot, only this CPU writes it while this program runs.
+        unsafe { *p += 1 };
+    }
+}

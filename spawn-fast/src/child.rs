@@ -1,0 +1,314 @@
+//! `Child`, `ExitStatus`, `Output`: the running child and how it is waited for.
+
+use crate::marks::Timing;
+use crate::sys::{monotonic_ns, pidfd_send_signal};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+/// How a child ended, as a raw wait status (same encoding as std's `ExitStatus::into_raw`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct ExitStatus(i32);
+
+impl ExitStatus {
+    /// From a raw wait status.
+    pub fn from_raw(raw: i32) -> Self {
+        ExitStatus(raw)
+    }
+    /// The raw wait status.
+    pub fn into_raw(self) -> i32 {
+        self.0
+    }
+    /// The exit code, if the child exited normally.
+    pub fn code(&self) -> Option<i32> {
+        libc::WIFEXITED(self.0).then(|| libc::WEXITSTATUS(self.0))
+    }
+    /// The signal that killed the child, if any.
+    pub fn signal(&self) -> Option<i32> {
+        libc::WIFSIGNALED(self.0).then(|| libc::WTERMSIG(self.0))
+    }
+    /// Whether the child dumped core when it was killed.
+    pub fn core_dumped(&self) -> bool {
+        libc::WIFSIGNALED(self.0) && libc::WCOREDUMP(self.0)
+    }
+    /// Exited with code 0.
+    pub fn success(&self) -> bool {
+        self.code() == Some(0)
+    }
+    pub(crate) fn from_siginfo(info: &libc::siginfo_t) -> Self {
+        // SAFETY: the siginfo was filled by a successful waitid for an exited child.
+        let status = unsafe { info.si_status() };
+        ExitStatus(match info.si_code {
+            libc::CLD_EXITED => (status & 0xff) << 8,
+            libc::CLD_DUMPED => status | 0x80,
+            _ => status,
+        })
+    }
+}
+
+impl From<std::process::ExitStatus> for ExitStatus {
+    fn from(s: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        ExitStatus(s.into_raw())
+    }
+}
+
+impl fmt::Debug for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code(), self.signal()) {
+            (Some(c), _) => write!(f, "exit status: {c}"),
+            (_, Some(s)) => write!(f, "signal: {s}{}", if self.core_dumped() { " (core dumped)" } else { "" }),
+            _ => write!(f, "unrecognised wait status: {:#x}", self.0),
+        }
+    }
+}
+
+/// The captured result of `Command::output` / `Child::wait_with_output`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// How the exit status reaches us.
+#[derive(Debug)]
+pub(crate) enum Handle {
+    /// Our own child: waitid(P_PIDFD).
+    Direct,
+    /// A zygote's child: the zygote writes the raw wait status into this fd when it reaps it.
+    Zygote { status: OwnedFd },
+}
+
+/// A spawned child process.
+///
+/// **Drop**: dropping a `Child` that was not waited for leaves no zombie. A direct child that has
+/// already exited is reaped on the spot (non-blocking); one still running is handed, with its
+/// pidfd, to a background reaper thread that reaps it when it exits. Dropping never kills the
+/// child and never blocks. A zygote's children are reaped by the zygote.
+#[derive(Debug)]
+pub struct Child {
+    pub(crate) pid: libc::pid_t,
+    pub(crate) pidfd: Option<OwnedFd>,
+    pub(crate) handle: Handle,
+    pub(crate) status: Option<ExitStatus>,
+    pub(crate) timing: Timing,
+    /// The parent's end of the child's stdin, when `Stdio::Piped`.
+    pub stdin: Option<File>,
+    /// The parent's end of the child's stdout, when `Stdio::Piped`.
+    pub stdout: Option<File>,
+    /// The parent's end of the child's stderr, when `Stdio::Piped`.
+    pub stderr: Option<File>,
+}
+
+impl Child {
+    /// The child's pid (in the caller's pid namespace).
+    pub fn id(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// The child's pidfd (for poll/epoll, `pidfd_send_signal`, ...).
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_ref().expect("pidfd is held until drop").as_fd()
+    }
+
+    /// Userspace CLOCK_MONOTONIC timestamps of this spawn.
+    pub fn timing(&self) -> Timing {
+        self.timing
+    }
+
+    /// Sends SIGKILL. Succeeds without effect if the child was already reaped or has exited.
+    pub fn kill(&mut self) -> io::Result<()> {
+        self.signal(libc::SIGKILL)
+    }
+
+    /// Sends `sig` through the pidfd (no pid-reuse race).
+    pub fn signal(&mut self, sig: i32) -> io::Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        match pidfd_send_signal(self.pidfd().as_raw_fd(), sig) {
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Waits for the child to exit (closing our end of its stdin first, as std does).
+    pub fn wait(&mut self) -> io::Result<ExitStatus> {
+        drop(self.stdin.take());
+        if let Some(s) = self.status {
+            return Ok(s);
+        }
+        let s = match &self.handle {
+            Handle::Direct => waitid(self.pidfd().as_raw_fd(), 0)?.expect("blocking waitid returns a status"),
+            Handle::Zygote { status } => read_zygote_status(status)?,
+        };
+        Ok(self.record(s))
+    }
+
+    /// Returns the status if the child has exited, without blocking.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if let Some(s) = self.status {
+            return Ok(Some(s));
+        }
+        let s = match &self.handle {
+            Handle::Direct => waitid(self.pidfd().as_raw_fd(), libc::WNOHANG)?,
+            Handle::Zygote { status } => {
+                if poll_readable(status.as_raw_fd(), 0)? {
+                    Some(read_zygote_status(status)?)
+                } else {
+                    None
+                }
+            }
+        };
+        Ok(s.map(|s| self.record(s)))
+    }
+
+    /// Reads stdout and stderr to the end (both at once, so neither pipe can fill up and stall
+    /// the child), then waits.
+    pub fn wait_with_output(mut self) -> io::Result<Output> {
+        drop(self.stdin.take());
+        let (stdout, stderr) = read_both(self.stdout.take(), self.stderr.take())?;
+        let status = self.wait()?;
+        Ok(Output { status, stdout, stderr })
+    }
+
+    /// Async wait on the pidfd (feature `tokio`; needs a tokio runtime with IO enabled).
+    #[cfg(feature = "tokio")]
+    pub async fn wait_async(&mut self) -> io::Result<ExitStatus> {
+        use tokio::io::Interest;
+        use tokio::io::unix::AsyncFd;
+        drop(self.stdin.take());
+        if let Some(s) = self.status {
+            return Ok(s);
+        }
+        let fd = match &self.handle {
+            Handle::Direct => self.pidfd().as_raw_fd(),
+            Handle::Zygote { status } => status.as_raw_fd(),
+        };
+        let afd = AsyncFd::with_interest(fd, Interest::READABLE)?;
+        loop {
+            let mut guard = afd.readable().await?;
+            if let Some(s) = self.try_wait()? {
+                return Ok(s);
+            }
+            guard.clear_ready();
+        }
+    }
+
+    fn record(&mut self, s: ExitStatus) -> ExitStatus {
+        self.status = Some(s);
+        self.timing.t_reaped_ns = Some(monotonic_ns());
+        s
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.status.is_some() || matches!(self.handle, Handle::Zygote { .. }) {
+            return;
+        }
+        let Some(pidfd) = self.pidfd.take() else { return };
+        match waitid(pidfd.as_raw_fd(), libc::WNOHANG) {
+            Ok(None) => crate::reaper::adopt(pidfd),
+            _ => drop(pidfd),
+        }
+    }
+}
+
+/// waitid(P_PIDFD): Some(status) once exited, None with WNOHANG while it runs.
+pub(crate) fn waitid(pidfd: i32, extra: i32) -> io::Result<Option<ExitStatus>> {
+    loop {
+        // SAFETY: siginfo_t is plain data; waitid writes it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: pidfd is a live pidfd of our child; info is a valid out pointer.
+        let r = unsafe { libc::waitid(libc::P_PIDFD, pidfd as libc::id_t, &mut info, libc::WEXITED | extra) };
+        if r == 0 {
+            // SAFETY: waitid succeeded; si_pid is 0 when WNOHANG found nothing.
+            let pid = unsafe { info.si_pid() };
+            return Ok((pid != 0).then(|| ExitStatus::from_siginfo(&info)));
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
+/// The error a zygote child's wait reports when the zygote died before reporting the status.
+pub(crate) fn zygote_died() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, crate::zygote::ZygoteError::Died)
+}
+
+fn read_zygote_status(fd: &OwnedFd) -> io::Result<ExitStatus> {
+    let mut buf = [0u8; 4];
+    let mut f = File::from(fd.try_clone()?);
+    match f.read_exact(&mut buf) {
+        Ok(()) => Ok(ExitStatus(i32::from_ne_bytes(buf))),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(zygote_died()),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn poll_readable(fd: i32, timeout_ms: i32) -> io::Result<bool> {
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    loop {
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if r >= 0 {
+            return Ok(r > 0);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
+fn read_both(out: Option<File>, err: Option<File>) -> io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut files = [out, err];
+    let mut bufs = [Vec::new(), Vec::new()];
+    loop {
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(2);
+        let mut which = Vec::with_capacity(2);
+        for (i, f) in files.iter().enumerate() {
+            if let Some(f) = f {
+                fds.push(libc::pollfd { fd: f.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                which.push(i);
+            }
+        }
+        if fds.is_empty() {
+            let [a, b] = bufs;
+            return Ok((a, b));
+        }
+        // SAFETY: fds is a valid array of fds.len() pollfds.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        for (p, &i) in fds.iter().zip(&which) {
+            if p.revents == 0 {
+                continue;
+            }
+            let mut chunk = [0u8; 16384];
+            let f = files[i].as_mut().expect("polled files are open");
+            match f.read(&mut chunk) {
+                Ok(0) => files[i] = None,
+                Ok(n) => bufs[i].extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}

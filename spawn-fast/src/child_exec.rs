@@ -1,0 +1,220 @@
+//! The child side of a spawn: everything that runs between clone and exec.
+//!
+//! This code runs in a child that may share the parent's memory (CLONE_VM, vfork) or be a fork
+//! of a multi-threaded parent. So it makes raw system calls only: no allocation, no locks, no
+//! libc wrappers (not even `errno`, which would be the parent thread's), no panics.
+
+use crate::raw_plan::{
+    F_GID, F_PGROUP, F_RESET_SIGNALS, F_SETSID, F_SIGMASK, F_UID, MAX_RELOCATIONS, RawPlan,
+};
+use core::sync::atomic::{AtomicI32, Ordering};
+use libc::{c_int, c_long, c_void};
+
+/// What a child needs besides the plan; lives in the parent's frame (or is copied by fork).
+#[repr(C)]
+pub(crate) struct ChildCtx<'a> {
+    pub plan: &'a RawPlan<'a>,
+    /// The parent's signal mask before it blocked everything; restored unless the plan sets one.
+    pub parent_mask: u64,
+    /// Fork: the write end of a CLOEXEC pipe for the exec errno. -1 when memory is shared.
+    pub err_fd: c_int,
+    /// Shared-memory strategies: the exec errno, written by the child before it exits.
+    pub err: AtomicI32,
+    /// The child shares the parent's memory: caught signals must be reset before unblocking.
+    pub shared_memory: bool,
+}
+
+/// The kernel's `struct sigaction` for rt_sigaction (not glibc's layout).
+#[repr(C)]
+struct KSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+const SIG_DFL: usize = 0;
+const SIG_IGN: usize = 1;
+const CLOSE_RANGE_CLOEXEC: usize = 1 << 2;
+const AT_EMPTY_PATH: usize = 0x1000;
+
+/// One raw system call; returns the kernel's value (`-errno` on failure).
+///
+/// # Safety
+/// The caller passes arguments valid for syscall `n`.
+#[inline(always)]
+pub(crate) unsafe fn sys(n: c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret: isize;
+    // SAFETY: the syscall instruction clobbers only rax, rcx, r11 (declared); memory effects
+    // are those of syscall `n`, which the caller vouches for.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") n as isize => ret,
+            in("rdi") a, in("rsi") b, in("rdx") c, in("r10") d, in("r8") e,
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// Entry point for the clone3/vfork stubs and the fork path: runs the plan, reports the exec
+/// error, and returns the exit code the stub passes to `exit_group`.
+///
+/// # Safety
+/// `arg` points to a live `ChildCtx` whose plan pointers are valid.
+pub(crate) unsafe extern "C" fn child_entry(arg: *mut c_void) -> c_int {
+    // SAFETY: guaranteed by the caller (the spawn function keeps ctx alive in its frame).
+    let ctx = unsafe { &*(arg as *const ChildCtx) };
+    // SAFETY: the ctx and plan are valid, see above.
+    let errno = unsafe { exec_child(ctx) };
+    if ctx.err_fd >= 0 {
+        let bytes = errno.to_ne_bytes();
+        // SAFETY: writes 4 bytes from a local array to our own pipe fd.
+        unsafe { sys(libc::SYS_write, ctx.err_fd as usize, bytes.as_ptr() as usize, 4, 0, 0) };
+    } else {
+        ctx.err.store(errno, Ordering::Release);
+    }
+    127
+}
+
+fn is_target(plan: &RawPlan, fd: c_int) -> bool {
+    fd >= 0 && plan.fd_ops.iter().any(|o| o.dst == fd)
+}
+
+/// Runs every step of the plan and execs. Returns the errno of the step that failed.
+///
+/// # Safety
+/// All pointers in `ctx.plan` must be valid and NUL-terminated where the kernel expects it.
+pub(crate) unsafe fn exec_child(ctx: &ChildCtx) -> c_int {
+    let p = ctx.plan;
+    macro_rules! try_sys {
+        ($e:expr) => {{
+            // SAFETY: every call site passes pointers from the plan or from this frame.
+            let r = unsafe { $e };
+            if r < 0 {
+                return (-r) as c_int;
+            }
+            r
+        }};
+    }
+
+    reset_signals(p.flags & F_RESET_SIGNALS != 0, ctx.shared_memory);
+
+    if p.flags & F_SETSID != 0 {
+        try_sys!(sys(libc::SYS_setsid, 0, 0, 0, 0, 0));
+    }
+    if p.flags & F_PGROUP != 0 {
+        try_sys!(sys(libc::SYS_setpgid, 0, p.pgroup as usize, 0, 0, 0));
+    }
+
+    // Fds we still need (program, cwd, error pipe) must not be overwritten by a mapping.
+    let above = p.fd_ops.iter().map(|o| o.dst).max().unwrap_or(2) as usize + 1;
+    let mut exec_fd = p.exec_fd;
+    let mut cwd_fd = p.cwd_fd;
+    let dupfd = |fd: c_int| sys(libc::SYS_fcntl, fd as usize, libc::F_DUPFD_CLOEXEC as usize, above, 0, 0);
+    if is_target(p, exec_fd) {
+        exec_fd = try_sys!(dupfd(exec_fd)) as c_int;
+    }
+    if is_target(p, cwd_fd) {
+        cwd_fd = try_sys!(dupfd(cwd_fd)) as c_int;
+    }
+    if is_target(p, ctx.err_fd) {
+        // The fork path moves its error pipe above every target before forking, so this is
+        // unreachable; refuse rather than write the errno into a user's fd.
+        return libc::EBADF;
+    }
+    let mut moved = [0 as c_int; MAX_RELOCATIONS];
+    let mut k = 0;
+    for op in p.fd_ops.iter().filter(|o| o.relocate) {
+        if k == MAX_RELOCATIONS {
+            return libc::EMFILE;
+        }
+        moved[k] = try_sys!(dupfd(op.src)) as c_int;
+        k += 1;
+    }
+    k = 0;
+    for op in p.fd_ops {
+        let src = if op.relocate {
+            k += 1;
+            moved[k - 1]
+        } else {
+            op.src
+        };
+        if src == op.dst {
+            try_sys!(sys(libc::SYS_fcntl, src as usize, libc::F_SETFD as usize, 0, 0, 0));
+        } else {
+            try_sys!(sys(libc::SYS_dup2, src as usize, op.dst as usize, 0, 0, 0));
+        }
+    }
+    for &(lo, hi) in p.close_gaps {
+        try_sys!(sys(libc::SYS_close_range, lo as usize, hi as usize, CLOSE_RANGE_CLOEXEC, 0, 0));
+    }
+
+    if cwd_fd >= 0 {
+        try_sys!(sys(libc::SYS_fchdir, cwd_fd as usize, 0, 0, 0, 0));
+    }
+    if !p.cwd.is_null() {
+        try_sys!(sys(libc::SYS_chdir, p.cwd as usize, 0, 0, 0, 0));
+    }
+
+    // Raw syscalls change only this task's credentials; glibc's setuid would broadcast to the
+    // parent's threads through shared state.
+    if p.flags & F_GID != 0 {
+        try_sys!(sys(libc::SYS_setgid, p.gid as usize, 0, 0, 0, 0));
+    }
+    if p.flags & F_UID != 0 {
+        // SAFETY: getuid takes no arguments.
+        if unsafe { sys(libc::SYS_getuid, 0, 0, 0, 0, 0) } == 0 {
+            // Dropping root: leave no supplementary groups behind (as std does).
+            // SAFETY: setgroups(0, NULL) reads nothing.
+            unsafe { sys(libc::SYS_setgroups, 0, 0, 0, 0, 0) };
+        }
+        try_sys!(sys(libc::SYS_setuid, p.uid as usize, 0, 0, 0, 0));
+    }
+
+    let mask = if p.flags & F_SIGMASK != 0 { p.sigmask } else { ctx.parent_mask };
+    try_sys!(sys(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as usize, &mask as *const u64 as usize, 0, 8, 0));
+
+    if exec_fd >= 0 {
+        // SAFETY: "" is a static C string; argv/envp are NULL-terminated arrays from the plan.
+        let r = unsafe {
+            sys(libc::SYS_execveat, exec_fd as usize, c"".as_ptr() as usize, p.argv as usize, p.envp as usize, AT_EMPTY_PATH)
+        };
+        // ENOENT from an fd exec that found its file means a `#!` script whose interpreter
+        // could not open /dev/fd/N (our fd is close-on-exec): exec by path instead.
+        if r != -(libc::ENOENT as isize) || p.path.is_null() {
+            return (-r) as c_int;
+        }
+    }
+    // SAFETY: path, argv and envp come from the plan.
+    let r = unsafe { sys(libc::SYS_execve, p.path as usize, p.argv as usize, p.envp as usize, 0, 0) };
+    (-r) as c_int
+}
+
+/// Resets caught signals to SIG_DFL where needed, ignored ones when asked, and always SIGPIPE
+/// (std does the same: Rust's runtime ignores SIGPIPE and children should not inherit that).
+fn reset_signals(reset_ignored: bool, shared_memory: bool) {
+    let dfl = KSigaction { handler: SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+    for sig in 1..=64usize {
+        if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize {
+            continue;
+        }
+        if !(shared_memory || reset_ignored || sig == libc::SIGPIPE as usize) {
+            continue;
+        }
+        let mut old = KSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+        // SAFETY: reads the disposition into a local struct of the kernel's layout.
+        let r = unsafe { sys(libc::SYS_rt_sigaction, sig, 0, &mut old as *mut _ as usize, 8, 0) };
+        if r < 0 {
+            continue;
+        }
+        let caught = old.handler != SIG_DFL && old.handler != SIG_IGN;
+        let ignored_to_reset = old.handler == SIG_IGN && (reset_ignored || sig == libc::SIGPIPE as usize);
+        if caught || ignored_to_reset {
+            // SAFETY: installs SIG_DFL from a local struct.
+            unsafe { sys(libc::SYS_rt_sigaction, sig, &dfl as *const _ as usize, 0, 8, 0) };
+        }
+    }
+}

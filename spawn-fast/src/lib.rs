@@ -1,0 +1,1 @@
+//! Fast process spawning (being built).

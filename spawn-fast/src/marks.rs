@@ -1,0 +1,39 @@
+//! Probe marks for uprobes and the per-spawn userspace timestamps.
+//!
+//! Each mark is an exported, never-inlined function whose body only passes its argument through
+//! `black_box`: untraced it costs a call, traced it gives spawnprof a stable symbol to attach a
+//! uprobe to (`spawn_fast_mark_enter`, `spawn_fast_mark_clone`, `spawn_fast_mark_return`).
+
+use serde::Serialize;
+
+/// The spawn API was entered; `pid_hint` is 0 (the pid is not known yet).
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn spawn_fast_mark_enter(pid_hint: u64) {
+    core::hint::black_box(pid_hint);
+}
+
+/// Preparation is done; the clone-family call (or posix_spawn, or the zygote request) is next.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn spawn_fast_mark_clone(pid_hint: u64) {
+    core::hint::black_box(pid_hint);
+}
+
+/// The spawn API returns; `pid` is the child's pid, or 0 when the spawn failed.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn spawn_fast_mark_return(pid: u64) {
+    core::hint::black_box(pid);
+}
+
+/// CLOCK_MONOTONIC timestamps (ns) of one spawn, comparable with `bpf_ktime_get_ns()`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Timing {
+    /// The spawn API was entered.
+    pub t_enter_ns: u64,
+    /// The spawn call returned with a running child.
+    pub t_spawned_ns: u64,
+    /// `wait`/`try_wait` observed the exit (None until then).
+    pub t_reaped_ns: Option<u64>,
+}

@@ -1,0 +1,177 @@
+//! Raw system-level helpers: the clone3 and vfork entry stubs, pidfd calls, and the signal-mask
+//! guard. Everything here is small and wrapped so that callers need few `unsafe` blocks.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+// Why assembly: a child created with CLONE_VM on a new stack (clone3) or sharing the parent's
+// stack (vfork) must never return through compiler-generated Rust frames, and Rust has no
+// `returns_twice` attribute. Each stub calls `f(arg)` in the child and exits with its result,
+// so the child never returns from the stub; the parent returns normally with the syscall result.
+core::arch::global_asm!(
+    ".globl spawn_fast_clone3_run",
+    ".type spawn_fast_clone3_run,@function",
+    "spawn_fast_clone3_run:",
+    // rdi = args, rsi = size, rdx = f, rcx = arg. r8/r9 survive the syscall in both tasks.
+    "    mov r8, rdx",
+    "    mov r9, rcx",
+    "    mov eax, 435",
+    "    syscall",
+    "    test rax, rax",
+    "    jz 2f",
+    "    ret",
+    "2:",
+    "    xor ebp, ebp",
+    "    and rsp, -16",
+    "    mov rdi, r9",
+    "    call r8",
+    "    mov edi, eax",
+    "    mov eax, 231",
+    "    syscall",
+    "    ud2",
+    ".size spawn_fast_clone3_run, .-spawn_fast_clone3_run",
+    "",
+    ".globl spawn_fast_vfork_run",
+    ".type spawn_fast_vfork_run,@function",
+    "spawn_fast_vfork_run:",
+    // rdi = f, rsi = arg. The child runs on the parent's stack below this frame; the parent
+    // is suspended until the child execs or exits, and only reads its own frame afterwards.
+    "    mov r8, rdi",
+    "    mov r9, rsi",
+    "    mov eax, 58",
+    "    syscall",
+    "    test rax, rax",
+    "    jz 3f",
+    "    ret",
+    "3:",
+    "    and rsp, -16",
+    "    mov rdi, r9",
+    "    call r8",
+    "    mov edi, eax",
+    "    mov eax, 231",
+    "    syscall",
+    "    ud2",
+    ".size spawn_fast_vfork_run, .-spawn_fast_vfork_run",
+);
+
+/// The kernel's `struct clone_args` (first version, 64 bytes, plus set_tid and cgroup).
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct CloneArgs {
+    pub flags: u64,
+    pub pidfd: u64,
+    pub child_tid: u64,
+    pub parent_tid: u64,
+    pub exit_signal: u64,
+    pub stack: u64,
+    pub stack_size: u64,
+    pub tls: u64,
+}
+
+pub(crate) type ChildFn = unsafe extern "C" fn(*mut libc::c_void) -> libc::c_int;
+
+unsafe extern "C" {
+    /// Returns the child's pid or -errno in the parent; never returns in the child.
+    pub(crate) fn spawn_fast_clone3_run(
+        args: *mut CloneArgs,
+        size: usize,
+        f: ChildFn,
+        arg: *mut libc::c_void,
+    ) -> libc::c_long;
+    /// Returns the child's pid or -errno in the parent; never returns in the child.
+    pub(crate) fn spawn_fast_vfork_run(f: ChildFn, arg: *mut libc::c_void) -> libc::c_long;
+}
+
+/// Turns a raw `-errno`-style syscall return into a result.
+pub(crate) fn check_neg(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::from_raw_os_error(-ret as i32))
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Turns a libc-style `-1`-and-errno return into a result.
+pub(crate) fn cvt<T: Copy + PartialEq + From<i8>>(ret: T) -> io::Result<T> {
+    if ret == T::from(-1) {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+pub(crate) fn pidfd_send_signal(pidfd: RawFd, sig: i32) -> io::Result<()> {
+    // SAFETY: null siginfo is allowed; the fd is borrowed for the call only.
+    cvt(unsafe {
+        libc::syscall(libc::SYS_pidfd_send_signal, pidfd, sig, std::ptr::null::<u8>(), 0)
+    })?;
+    Ok(())
+}
+
+/// Blocks every signal in the calling thread until dropped, then restores the previous mask.
+/// A CLONE_VM child shares our memory: a signal handler running in it would corrupt the parent.
+pub(crate) struct SignalBlock {
+    pub old: libc::sigset_t,
+}
+
+impl SignalBlock {
+    pub(crate) fn new() -> Self {
+        // SAFETY: sigset_t is plain data; sigfillset/pthread_sigmask only write the given sets.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            SignalBlock { old }
+        }
+    }
+}
+
+impl Drop for SignalBlock {
+    fn drop(&mut self) {
+        // SAFETY: restores a mask previously returned by pthread_sigmask.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
+/// The calling thread's current signal mask.
+pub(crate) fn current_sigmask() -> libc::sigset_t {
+    // SAFETY: with a null new set, pthread_sigmask only writes the old mask.
+    unsafe {
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_SETMASK, std::ptr::null(), &mut old);
+        old
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock bpf_ktime_get_ns() uses, so marks line up.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Opens `/dev/null` read-write with O_CLOEXEC.
+pub(crate) fn open_dev_null() -> io::Result<OwnedFd> {
+    // SAFETY: a static NUL-terminated path; the returned fd is checked.
+    let fd = cvt(unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })?;
+    // SAFETY: fresh fd from open, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A pipe with both ends O_CLOEXEC: (read, write).
+pub(crate) fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds has room for the two descriptors pipe2 writes.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: both fds are fresh from pipe2.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}

@@ -1,0 +1,429 @@
+//! Timeline assembly: turns the probe events, in arrival order, into one [`SpawnRecord`] per
+//! spawn. Pure: no syscalls, so it is tested from synthetic streams.
+//!
+//! Events of one thread arrive in order, but events of different CPUs may arrive a few µs out
+//! of timestamp order (a child's first run before its parent's `wakeup_new`, say). So events
+//! first wait in a small reorder buffer and are applied in timestamp order once they are older
+//! than the newest event by `reorder_window_ns`. Records stay open for `grace_ns` of event time
+//! after they end, because the parent's after-fork fault totals may come after the reap.
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use spawn_common::{clone_flags, fault_bucket};
+
+use crate::decode::RawEvent;
+use crate::record::SpawnRecord;
+
+mod finalize;
+mod spawn;
+#[cfg(test)]
+mod synth;
+#[cfg(test)]
+mod tests;
+
+use finalize::{Close, finalize};
+use spawn::{Attempt, Spawn};
+
+/// Tunables of the [`Assembler`], in nanoseconds of event time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AssemblerConfig {
+    /// How far out of timestamp order events of different CPUs may arrive.
+    pub reorder_window_ns: u64,
+    /// How long a record stays open after its end for late events (parent fault totals).
+    pub grace_ns: u64,
+    /// How long an exited child waits for its reap before it is reported unreaped.
+    pub reap_timeout_ns: u64,
+}
+
+impl Default for AssemblerConfig {
+    fn default() -> Self {
+        AssemblerConfig {
+            reorder_window_ns: 1_000_000,
+            grace_ns: 20_000_000,
+            reap_timeout_ns: 10_000_000_000,
+        }
+    }
+}
+
+/// Counters of events the assembler could not use; worth showing next to the lost events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AssemblerStats {
+    pub events: u64,
+    /// Events that arrived after the reorder window had already passed their timestamp.
+    pub late_events: u64,
+    /// Fault totals for a task with no open record.
+    pub unattributed_faults: u64,
+    /// Clone-family calls that failed (no task was created).
+    pub failed_clones: u64,
+}
+
+/// A clone-family call in flight in a parent thread.
+#[derive(Clone, Copy, Debug)]
+struct PendingClone {
+    ts: u64,
+    syscall: u64,
+    prep: Option<u64>,
+}
+
+/// An event waiting in the reorder buffer; ordered by (timestamp, arrival).
+struct Queued {
+    ts: u64,
+    seq: u64,
+    ev: RawEvent,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, o: &Self) -> bool {
+        (self.ts, self.seq) == (o.ts, o.seq)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.ts, self.seq).cmp(&(o.ts, o.seq))
+    }
+}
+
+/// Builds spawn records from probe events. See the module docs.
+pub struct Assembler {
+    cfg: AssemblerConfig,
+    queue: BinaryHeap<Reverse<Queued>>,
+    seq: u64,
+    newest: u64,
+    /// Everything at or before this event time has been applied.
+    watermark: u64,
+    /// Open records by child pid (processes) or tid (threads): one pid space.
+    tasks: HashMap<u32, Spawn>,
+    /// Clone calls in flight, by parent tid.
+    pending: HashMap<u32, PendingClone>,
+    /// Prep marks not yet followed by a clone call, by tid.
+    prep: HashMap<u32, u64>,
+    ready: Vec<SpawnRecord>,
+    root: Option<u32>,
+    root_done: bool,
+    stats: AssemblerStats,
+}
+
+impl Default for Assembler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Assembler {
+    /// An assembler with the default [`AssemblerConfig`].
+    pub fn new() -> Self {
+        Self::with_config(AssemblerConfig::default())
+    }
+
+    pub fn with_config(cfg: AssemblerConfig) -> Self {
+        Assembler {
+            cfg,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            newest: 0,
+            watermark: 0,
+            tasks: HashMap::new(),
+            pending: HashMap::new(),
+            prep: HashMap::new(),
+            ready: Vec::new(),
+            root: None,
+            root_done: false,
+            stats: AssemblerStats::default(),
+        }
+    }
+
+    /// The pid of the command spawnprof runs: its record gets kind "root". May be called
+    /// before or after its events arrive (but before its record is drained).
+    pub fn set_root(&mut self, pid: u32) {
+        self.root = Some(pid);
+    }
+
+    pub fn stats(&self) -> AssemblerStats {
+        self.stats
+    }
+
+    /// Number of records still open (in flight or in their grace window).
+    pub fn open_records(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Feeds one event, in arrival order.
+    pub fn push(&mut self, ev: RawEvent) {
+        let ts = ev.ts();
+        self.stats.events += 1;
+        if ts < self.watermark {
+            self.stats.late_events += 1;
+        }
+        self.seq += 1;
+        self.newest = self.newest.max(ts);
+        self.queue.push(Reverse(Queued { ts, seq: self.seq, ev }));
+        self.apply_until(self.newest.saturating_sub(self.cfg.reorder_window_ns));
+    }
+
+    /// Tells the assembler that event time has reached `now_ns` (CLOCK_MONOTONIC), so that
+    /// records can be released while no events come.
+    pub fn advance_to(&mut self, now_ns: u64) {
+        self.newest = self.newest.max(now_ns);
+        self.apply_until(self.newest.saturating_sub(self.cfg.reorder_window_ns));
+    }
+
+    /// Records that are finished: reaped (or threads that exited) more than the grace window
+    /// ago, exited children nobody known will reap, and records closed by pid reuse.
+    pub fn drain_ready(&mut self) -> Vec<SpawnRecord> {
+        let now = self.watermark;
+        let cfg = self.cfg;
+        let mut done: Vec<(u32, Close)> = Vec::new();
+        for (&key, s) in &self.tasks {
+            let close = if s.end_ts().is_some_and(|e| e.saturating_add(cfg.grace_ns) <= now) {
+                Some(Close::Normal)
+            } else if let Some(exit) = s.exit.filter(|_| s.reap.is_none() && !s.thread) {
+                let orphan = s.parent_dead || s.ppid.is_none();
+                if orphan && exit.saturating_add(cfg.grace_ns) <= now {
+                    Some(Close::NoParent)
+                } else if exit.saturating_add(cfg.reap_timeout_ns) <= now {
+                    Some(Close::ReapTimeout(cfg.reap_timeout_ns))
+                } else {
+                    None
+                }
+            } else {
+                None
+            };
+            if let Some(c) = close {
+                done.push((key, c));
+            }
+        }
+        for (key, close) in done {
+            self.close(key, close);
+        }
+        self.take_ready()
+    }
+
+    /// End of the trace: applies everything buffered and returns every record left, the
+    /// unfinished ones flagged in their notes.
+    pub fn finish(&mut self) -> Vec<SpawnRecord> {
+        self.apply_until(u64::MAX);
+        let keys: Vec<u32> = self.tasks.keys().copied().collect();
+        for key in keys {
+            let ended = self.tasks.get(&key).is_some_and(|s| s.end_ts().is_some());
+            self.close(key, if ended { Close::Normal } else { Close::TraceEnd });
+        }
+        self.pending.clear();
+        self.prep.clear();
+        self.take_ready()
+    }
+
+    fn take_ready(&mut self) -> Vec<SpawnRecord> {
+        let mut out = std::mem::take(&mut self.ready);
+        out.sort_by_key(|r| (r.t_start_ns.is_none(), r.t_start_ns, r.pid));
+        out
+    }
+
+    fn close(&mut self, key: u32, close: Close) {
+        if let Some(s) = self.tasks.remove(&key) {
+            // The root is the first process record with its pid: a later reuse is not it.
+            let root = !s.thread && !self.root_done && self.root == Some(s.pid);
+            self.root_done |= root;
+            self.ready.push(finalize(s, root, close));
+        }
+    }
+
+    fn apply_until(&mut self, limit: u64) {
+        while self.queue.peek().is_some_and(|q| q.0.ts <= limit) {
+            if let Some(Reverse(q)) = self.queue.pop() {
+                self.watermark = self.watermark.max(q.ts);
+                self.apply(q.ev);
+            }
+        }
+        if limit != u64::MAX {
+            self.watermark = self.watermark.max(limit);
+        }
+    }
+
+    /// The record of a process for an event the process itself emitted. An unknown pid, or
+    /// one whose record already exited (a reuse whose creation we missed), starts a partial
+    /// record.
+    fn child(&mut self, pid: u32) -> &mut Spawn {
+        if self.tasks.get(&pid).is_some_and(|s| s.exited() || s.thread) {
+            self.close(pid, Close::Reused);
+        }
+        self.tasks.entry(pid).or_insert_with(|| Spawn::new(pid))
+    }
+
+    fn apply(&mut self, ev: RawEvent) {
+        match ev {
+            RawEvent::PrepMark { hdr } => {
+                self.prep.insert(hdr.tid, hdr.ts_ns);
+            }
+            RawEvent::CloneEnter { hdr, syscall, .. } => {
+                let prep = self.prep.remove(&hdr.tid);
+                self.pending.insert(hdr.tid, PendingClone { ts: hdr.ts_ns, syscall, prep });
+            }
+            RawEvent::TaskNewtask { hdr, child_pid, flags, comm } => {
+                self.close(child_pid, Close::Reused);
+                let pc = self.pending.get(&hdr.tid).copied();
+                let mut s = Spawn::new(child_pid);
+                s.thread = flags & clone_flags::CLONE_THREAD != 0;
+                s.created = true;
+                s.ppid = Some(hdr.tgid);
+                s.parent_tid = Some(hdr.tid);
+                s.parent_comm = Some(comm.clone());
+                // The child starts with its parent's comm until it execs.
+                s.comm = Some(comm);
+                s.newtask = Some(hdr.ts_ns);
+                // The kernel's flags (from task_newtask) win over the syscall arguments.
+                s.clone_flags = Some(flags);
+                match pc {
+                    Some(pc) => {
+                        s.clone_enter = Some(pc.ts);
+                        s.clone_syscall = Some(pc.syscall);
+                        s.prep = pc.prep;
+                    }
+                    None => s.notes.push("clone entry not seen (began before tracing)".into()),
+                }
+                self.tasks.insert(child_pid, s);
+            }
+            RawEvent::ProcessFork { hdr, child_pid, .. } => {
+                if let Some(s) = self.tasks.get_mut(&child_pid) {
+                    s.process_fork.get_or_insert(hdr.ts_ns);
+                }
+            }
+            RawEvent::WakeupNew { hdr, pid, .. } => {
+                if let Some(s) = self.tasks.get_mut(&pid) {
+                    s.wakeup.get_or_insert(hdr.ts_ns);
+                }
+            }
+            RawEvent::CloneExit { hdr, ret, .. } => self.clone_exit(hdr, ret),
+            RawEvent::ExecEnter { hdr, syscall, filename, .. } => {
+                let s = self.child(hdr.tgid);
+                s.attempts.push(Attempt { enter: hdr.ts_ns, syscall, filename, ..Default::default() });
+            }
+            RawEvent::PrepareExec { hdr } => {
+                if let Some(a) = self.child(hdr.tgid).open_attempt() {
+                    a.prepare.get_or_insert(hdr.ts_ns);
+                }
+            }
+            RawEvent::ExitMmap { hdr } => {
+                // Only the old mm torn down by an exec between its prepare and load counts;
+                // exit_mmap also fires at exit and never starts a record.
+                if let Some(a) = self.tasks.get_mut(&hdr.tgid).and_then(Spawn::open_attempt)
+                    && a.prepare.is_some()
+                    && a.process_exec.is_none()
+                {
+                    a.exit_mmap.get_or_insert(hdr.ts_ns);
+                }
+            }
+            RawEvent::ProcessExec { hdr, comm, .. } => {
+                let s = self.child(hdr.tgid);
+                s.comm = Some(comm);
+                if let Some(a) = s.open_attempt() {
+                    a.process_exec.get_or_insert(hdr.ts_ns);
+                }
+            }
+            RawEvent::ExecExit { hdr, ret, .. } => {
+                if let Some(a) = self.child(hdr.tgid).open_attempt() {
+                    a.exit = Some(hdr.ts_ns);
+                    a.ret = Some(ret);
+                }
+            }
+            RawEvent::ExitGroup { hdr, code } => {
+                self.child(hdr.tgid).exit_code = Some(code);
+            }
+            RawEvent::ProcessExit { hdr, group_dead, comm } => {
+                self.process_exit(hdr, group_dead, comm)
+            }
+            RawEvent::WaitExit { hdr, ret, .. } => {
+                let Ok(pid) = u32::try_from(ret) else { return };
+                if let Some(s) = self.tasks.get_mut(&pid).filter(|s| !s.thread && pid != 0)
+                    && s.reap.is_none()
+                {
+                    s.reap = Some(hdr.ts_ns);
+                    s.reaper = Some(hdr.tgid);
+                }
+            }
+            RawEvent::StartupMark { hdr, mark } => {
+                if let Some(s) = self.tasks.get_mut(&hdr.tgid)
+                    && !s.thread
+                    && !s.exited()
+                    && s.accepts_marks()
+                {
+                    s.marks.push((hdr.ts_ns, mark));
+                }
+            }
+            RawEvent::Faults { hdr, bucket, spawn_pid, totals } => {
+                let target = if bucket == fault_bucket::PARENT_AFTER_FORK {
+                    spawn_pid
+                } else {
+                    hdr.tgid
+                };
+                match self.tasks.get_mut(&target).filter(|s| !s.thread) {
+                    Some(s) => {
+                        let f = &mut s.faults;
+                        match bucket {
+                            fault_bucket::CHILD_PRE_EXEC => f.child_pre_exec.add(&totals),
+                            fault_bucket::PARENT_AFTER_FORK => f.parent_after_fork.add(&totals),
+                            _ => f.child_post_exec.add(&totals),
+                        }
+                    }
+                    None => self.stats.unattributed_faults += 1,
+                }
+            }
+        }
+    }
+
+    fn clone_exit(&mut self, hdr: spawn_common::Header, ret: i64) {
+        let ts = hdr.ts_ns;
+        if ret == 0 {
+            // The new task's first return to user space; threads are keyed by their tid.
+            if let Some(s) = self.tasks.get_mut(&hdr.tid).filter(|s| !s.exited()) {
+                s.first_run.get_or_insert(ts);
+            } else if hdr.tid == hdr.tgid {
+                self.child(hdr.tgid).first_run = Some(ts);
+            }
+            return;
+        }
+        let pc = self.pending.remove(&hdr.tid);
+        match u32::try_from(ret) {
+            Ok(child) => {
+                if let (Some(pc), Some(s)) = (pc, self.tasks.get_mut(&child))
+                    && s.clone_enter == Some(pc.ts)
+                {
+                    s.parent_clone_exit = Some(ts);
+                }
+            }
+            Err(_) => self.stats.failed_clones += 1,
+        }
+    }
+
+    fn process_exit(&mut self, hdr: spawn_common::Header, group_dead: Option<bool>, comm: String) {
+        let ts = hdr.ts_ns;
+        if hdr.tid != hdr.tgid
+            && let Some(t) = self.tasks.get_mut(&hdr.tid).filter(|s| s.thread)
+        {
+            t.exit.get_or_insert(ts);
+        }
+        // The process is gone when the last thread exits; a kernel that does not say which
+        // that is leaves us the leader's exit.
+        let gone = match group_dead {
+            Some(dead) => dead,
+            None => hdr.tid == hdr.tgid,
+        };
+        if !gone {
+            return;
+        }
+        let s = self.child(hdr.tgid);
+        s.exit = Some(ts);
+        s.comm = Some(comm);
+        // Its exited children will be reaped by a subreaper we do not follow.
+        for c in self.tasks.values_mut() {
+            if !c.thread && c.ppid == Some(hdr.tgid) {
+                c.parent_dead = true;
+            }
+        }
+    }
+}

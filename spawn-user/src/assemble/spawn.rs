@@ -1,0 +1,89 @@
+//! What the assembler knows about one spawn while it is in flight: the raw marks, as seen.
+//! Turning them into phases happens once, in [`super::finalize`].
+use crate::record::Faults;
+
+/// One exec attempt and the marks inside it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Attempt {
+    pub enter: u64,
+    pub syscall: u32,
+    pub filename: String,
+    pub prepare: Option<u64>,
+    pub exit_mmap: Option<u64>,
+    pub process_exec: Option<u64>,
+    pub exit: Option<u64>,
+    pub ret: Option<i64>,
+}
+
+impl Attempt {
+    /// Still inside the syscall.
+    pub fn open(&self) -> bool {
+        self.exit.is_none()
+    }
+}
+
+/// The raw marks of one spawn (a process keyed by its pid, or a thread keyed by its tid).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Spawn {
+    pub pid: u32,
+    pub thread: bool,
+    pub ppid: Option<u32>,
+    pub parent_tid: Option<u32>,
+    pub parent_comm: Option<String>,
+    pub comm: Option<String>,
+    /// `task_newtask` was seen: the spawn began while tracing.
+    pub created: bool,
+    pub prep: Option<u64>,
+    pub clone_enter: Option<u64>,
+    pub clone_syscall: Option<u64>,
+    pub clone_flags: Option<u64>,
+    pub newtask: Option<u64>,
+    pub process_fork: Option<u64>,
+    pub wakeup: Option<u64>,
+    pub parent_clone_exit: Option<u64>,
+    pub first_run: Option<u64>,
+    pub attempts: Vec<Attempt>,
+    /// Startup marks `(ts, mark)` of the first successful exec's image.
+    pub marks: Vec<(u64, u64)>,
+    pub exit_code: Option<i32>,
+    pub exit: Option<u64>,
+    pub reap: Option<u64>,
+    pub reaper: Option<u32>,
+    pub faults: Faults,
+    /// The parent exited: nobody known will reap this one.
+    pub parent_dead: bool,
+    pub notes: Vec<String>,
+}
+
+impl Spawn {
+    pub fn new(pid: u32) -> Self {
+        Spawn { pid, ..Default::default() }
+    }
+
+    /// The end of its life was seen (its exit, for a process; its exit, for a thread).
+    pub fn exited(&self) -> bool {
+        self.exit.is_some()
+    }
+
+    /// The attempt still inside the syscall, if any.
+    pub fn open_attempt(&mut self) -> Option<&mut Attempt> {
+        self.attempts.last_mut().filter(|a| a.open())
+    }
+
+    /// Index of the first successful exec.
+    pub fn first_success(&self) -> Option<usize> {
+        self.attempts.iter().position(|a| a.ret == Some(0))
+    }
+
+    /// Startup marks belong to the first successful image only: none before it, none once a
+    /// later exec started (`sh -c 'exec prog'` would otherwise mix two programs' loaders).
+    pub fn accepts_marks(&self) -> bool {
+        self.first_success().is_some_and(|i| i + 1 == self.attempts.len())
+    }
+
+    /// When this record can be considered over, for the grace window: the reap, or for a
+    /// thread its exit.
+    pub fn end_ts(&self) -> Option<u64> {
+        if self.thread { self.exit } else { self.reap }
+    }
+}

@@ -1,0 +1,15 @@
+//! spawnprof: where the time goes when Linux spawns a process.
+//!
+//! Pure parts (no syscalls, unit-tested from synthetic event streams): [`decode`],
+//! [`assemble`], [`record`], [`report`], [`stats`], [`tracefs`] parsing. Kernel-facing parts:
+//! [`preflight`], [`loader`], [`session`]. [`workload`] drives known spawns through spawn-fast.
+pub mod assemble;
+pub mod decode;
+pub mod loader;
+pub mod preflight;
+pub mod record;
+pub mod report;
+pub mod session;
+pub mod stats;
+pub mod tracefs;
+

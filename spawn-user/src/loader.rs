@@ -1,0 +1,319 @@
+//! Loads and attaches the probes. The only part of the analyzer that talks to the kernel's BPF
+//! interface; everything downstream works on decoded events.
+use std::{fs, path::PathBuf};
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
+    programs::{
+        PerfEvent, TracePoint, UProbe,
+        perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent},
+        uprobe::UProbeScope,
+    },
+    util::online_cpus,
+};
+use spawn_common::{Config, counter, maps};
+
+use crate::tracefs::{Tracefs, TracefsError};
+
+static PROBES: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/spawn"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("this spawnprof was built without its eBPF probes (AYA_BUILD_SKIP was set)")]
+    NoProbes,
+    #[error(transparent)]
+    Tracefs(#[from] TracefsError),
+    #[error("loading the eBPF probes: {0}")]
+    Load(#[from] aya::EbpfError),
+    #[error("attaching {what}: {source}")]
+    Attach {
+        what: String,
+        source: aya::programs::ProgramError,
+    },
+    #[error("eBPF map {0}: {1}")]
+    Map(&'static str, aya::maps::MapError),
+    #[error("listing online CPUs: {0}")]
+    Cpus(String),
+}
+
+/// What to trace.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProbeOptions {
+    /// Every process on the host instead of the followed tree.
+    pub follow_all: bool,
+    /// Page faults (tracepoint + per-CPU perf events).
+    pub faults: bool,
+    /// Startup marks (uprobes in ld.so and libc).
+    pub startup: bool,
+}
+
+/// Tracepoints: (program, category, name, required). Optional ones are off, with a note, on
+/// kernels that lack them.
+const TRACEPOINTS: &[(&str, &str, &str, bool)] = &[
+    ("sys_enter_clone", "syscalls", "sys_enter_clone", true),
+    ("sys_enter_clone3", "syscalls", "sys_enter_clone3", true),
+    ("sys_enter_fork", "syscalls", "sys_enter_fork", false),
+    ("sys_enter_vfork", "syscalls", "sys_enter_vfork", false),
+    ("sys_exit_clone", "syscalls", "sys_exit_clone", true),
+    ("sys_exit_clone3", "syscalls", "sys_exit_clone3", true),
+    ("sys_exit_fork", "syscalls", "sys_exit_fork", false),
+    ("sys_exit_vfork", "syscalls", "sys_exit_vfork", false),
+    ("task_newtask", "task", "task_newtask", true),
+    ("sched_process_fork", "sched", "sched_process_fork", true),
+    ("sched_wakeup_new", "sched", "sched_wakeup_new", true),
+    ("sys_enter_execve", "syscalls", "sys_enter_execve", true),
+    ("sys_enter_execveat", "syscalls", "sys_enter_execveat", true),
+    ("sched_prepare_exec", "sched", "sched_prepare_exec", false),
+    ("exit_mmap", "mmap", "exit_mmap", false),
+    ("sched_process_exec", "sched", "sched_process_exec", true),
+    ("sys_exit_execve", "syscalls", "sys_exit_execve", true),
+    ("sys_exit_execveat", "syscalls", "sys_exit_execveat", true),
+    ("sys_enter_exit_group", "syscalls", "sys_enter_exit_group", true),
+    ("sched_process_exit", "sched", "sched_process_exit", true),
+    ("sys_exit_wait4", "syscalls", "sys_exit_wait4", true),
+    ("sys_enter_waitid", "syscalls", "sys_enter_waitid", true),
+    ("sys_exit_waitid", "syscalls", "sys_exit_waitid", true),
+];
+
+/// Loaded, attached probes. Dropping this detaches everything.
+pub struct Probes {
+    ebpf: Ebpf,
+    logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
+    /// What was attached and what was not, for the report ("facilities used").
+    pub notes: Vec<String>,
+}
+
+impl Probes {
+    pub fn load(tracefs: &Tracefs, opts: ProbeOptions) -> Result<Self, LoadError> {
+        if PROBES.is_empty() {
+            return Err(LoadError::NoProbes);
+        }
+        let layout = tracefs.layout()?;
+        let config = Config {
+            follow_all: opts.follow_all as u32,
+            self_tgid: std::process::id(),
+            faults: opts.faults as u32,
+            _pad: 0,
+        };
+        let mut ebpf = EbpfLoader::new()
+            .override_global("LAYOUT", &layout, true)
+            .override_global("CONFIG", &config, true)
+            .load(PROBES)?;
+        // The logger owns the log map: it must live (and be polled) as long as the programs.
+        let logger = aya_log::EbpfLogger::init(&mut ebpf).ok();
+        let mut probes = Self {
+            ebpf,
+            logger,
+            notes: Vec::new(),
+        };
+        probes.attach_tracepoints(tracefs, opts)?;
+        if opts.faults {
+            probes.attach_faults(tracefs)?;
+        }
+        if opts.startup {
+            probes.attach_startup();
+        }
+        Ok(probes)
+    }
+
+    fn attach_tracepoints(&mut self, tracefs: &Tracefs, opts: ProbeOptions) -> Result<(), LoadError> {
+        let mut off = Vec::new();
+        for &(prog, cat, name, required) in TRACEPOINTS {
+            if !required && !tracefs.exists(cat, name) {
+                off.push(format!("{cat}:{name}"));
+                continue;
+            }
+            self.tracepoint(prog, cat, name)?;
+        }
+        if !off.is_empty() {
+            self.notes.push(format!(
+                "not on this kernel, sub-phases off: {}",
+                off.join(", ")
+            ));
+        }
+        let _ = opts;
+        Ok(())
+    }
+
+    fn tracepoint(&mut self, prog: &str, cat: &str, name: &str) -> Result<(), LoadError> {
+        let attach_err = |source| LoadError::Attach {
+            what: format!("tracepoint {cat}:{name}"),
+            source,
+        };
+        let p: &mut TracePoint = self
+            .ebpf
+            .program_mut(prog)
+            .ok_or_else(|| attach_err(aya::programs::ProgramError::NotLoaded))?
+            .try_into()
+            .map_err(attach_err)?;
+        p.load().map_err(attach_err)?;
+        p.attach(cat, name).map_err(attach_err)?;
+        Ok(())
+    }
+
+    fn attach_faults(&mut self, tracefs: &Tracefs) -> Result<(), LoadError> {
+        if !tracefs.exists("exceptions", "page_fault_user") {
+            self.notes
+                .push("exceptions:page_fault_user missing: page faults not recorded".into());
+            return Ok(());
+        }
+        self.tracepoint("page_fault_user", "exceptions", "page_fault_user")?;
+        let cpus = online_cpus().map_err(|(what, e)| LoadError::Cpus(format!("{what}: {e}")))?;
+        for (prog, event) in [
+            ("fault_exit_minor", SoftwareEvent::PageFaultsMin),
+            ("fault_exit_major", SoftwareEvent::PageFaultsMaj),
+        ] {
+            let attach_err = |source| LoadError::Attach {
+                what: format!("perf event {event:?}"),
+                source,
+            };
+            let p: &mut PerfEvent = self
+                .ebpf
+                .program_mut(prog)
+                .ok_or_else(|| attach_err(aya::programs::ProgramError::NotLoaded))?
+                .try_into()
+                .map_err(attach_err)?;
+            p.load().map_err(attach_err)?;
+            for &cpu in &cpus {
+                p.attach(
+                    PerfEventConfig::Software(event),
+                    PerfEventScope::AllProcessesOneCpu { cpu },
+                    SamplePolicy::Period(1),
+                    false,
+                )
+                .map_err(attach_err)?;
+            }
+        }
+        self.notes.push(format!(
+            "page faults: page_fault_user tracepoint + software perf events on {} CPUs",
+            cpus.len()
+        ));
+        Ok(())
+    }
+
+    /// Startup marks are a bonus: a host without glibc still traces spawns, and says so.
+    fn attach_startup(&mut self) {
+        let libs = glibc_paths();
+        let targets = [
+            ("dl_debug_state", "_dl_debug_state", libs.ld_so.clone()),
+            ("libc_start_main", "__libc_start_main", libs.libc.clone()),
+        ];
+        for (prog, symbol, path) in targets {
+            let Some(path) = path else {
+                self.notes.push(format!(
+                    "startup marks off: no glibc library with {symbol} found"
+                ));
+                continue;
+            };
+            let res = (|| -> Result<(), aya::programs::ProgramError> {
+                let p: &mut UProbe = self
+                    .ebpf
+                    .program_mut(prog)
+                    .ok_or(aya::programs::ProgramError::NotLoaded)?
+                    .try_into()?;
+                p.load()?;
+                p.attach(symbol, &path, UProbeScope::AllProcesses)?;
+                Ok(())
+            })();
+            match res {
+                Ok(()) => self
+                    .notes
+                    .push(format!("startup mark: uprobe {symbol} in {}", path.display())),
+                Err(e) => self
+                    .notes
+                    .push(format!("startup mark {symbol} off: {e}")),
+            }
+        }
+    }
+
+    /// Follow the children of this thread of ours (the one that spawns the traced command).
+    pub fn watch_thread(&mut self, tid: u32) -> Result<(), LoadError> {
+        let mut watch: Array<&mut MapData, u32> = self
+            .ebpf
+            .map_mut("WATCH")
+            .ok_or(LoadError::Map("WATCH", aya::maps::MapError::InvalidName { name: "WATCH".into() }))?
+            .try_into()
+            .map_err(|e| LoadError::Map("WATCH", e))?;
+        watch.set(0, tid, 0).map_err(|e| LoadError::Map("WATCH", e))
+    }
+
+    /// Follow an existing process (and, from then on, its descendants).
+    pub fn follow(&mut self, pid: u32) -> Result<(), LoadError> {
+        let mut followed: HashMap<&mut MapData, u32, u32> = self
+            .ebpf
+            .map_mut(maps::FOLLOWED)
+            .ok_or(LoadError::Map(
+                maps::FOLLOWED,
+                aya::maps::MapError::InvalidName {
+                    name: maps::FOLLOWED.into(),
+                },
+            ))?
+            .try_into()
+            .map_err(|e| LoadError::Map(maps::FOLLOWED, e))?;
+        followed
+            .insert(pid, 1, 0)
+            .map_err(|e| LoadError::Map(maps::FOLLOWED, e))
+    }
+
+    /// The event ring buffer; call once.
+    pub fn take_events(&mut self) -> Result<RingBuf<MapData>, LoadError> {
+        let map = self.ebpf.take_map(maps::EVENTS).ok_or(LoadError::Map(
+            maps::EVENTS,
+            aya::maps::MapError::InvalidName {
+                name: maps::EVENTS.into(),
+            },
+        ))?;
+        RingBuf::try_from(map).map_err(|e| LoadError::Map(maps::EVENTS, e))
+    }
+
+    /// Kernel-side counters summed over CPUs, indexed by `spawn_common::counter`.
+    pub fn counters(&self) -> Result<[u64; counter::COUNT as usize], LoadError> {
+        let map = self.ebpf.map(maps::COUNTERS).ok_or(LoadError::Map(
+            maps::COUNTERS,
+            aya::maps::MapError::InvalidName {
+                name: maps::COUNTERS.into(),
+            },
+        ))?;
+        let arr: PerCpuArray<&MapData, u64> =
+            PerCpuArray::try_from(map).map_err(|e| LoadError::Map(maps::COUNTERS, e))?;
+        let mut out = [0u64; counter::COUNT as usize];
+        for (i, slot) in out.iter_mut().enumerate() {
+            let vals = arr
+                .get(&(i as u32), 0)
+                .map_err(|e| LoadError::Map(maps::COUNTERS, e))?;
+            *slot = vals.iter().sum();
+        }
+        Ok(out)
+    }
+
+    /// Print what the probes logged (aya-log), if anything.
+    pub fn flush_log(&mut self) {
+        if let Some(l) = self.logger.as_mut() {
+            l.flush();
+        }
+    }
+}
+
+/// Where this host's glibc lives.
+#[derive(Debug, Default)]
+pub struct GlibcPaths {
+    pub ld_so: Option<PathBuf>,
+    pub libc: Option<PathBuf>,
+}
+
+/// The ld.so and libc.so.6 this (dynamically linked) analyzer itself runs with: the same files
+/// every other glibc program on the host maps, which is what a uprobe attaches to.
+pub fn glibc_paths() -> GlibcPaths {
+    let maps = fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut out = GlibcPaths::default();
+    for path in maps.lines().filter_map(|l| l.split_whitespace().nth(5)) {
+        let name = path.rsplit('/').next().unwrap_or("");
+        if name.starts_with("ld-linux") && out.ld_so.is_none() {
+            out.ld_so = Some(PathBuf::from(path));
+        } else if name == "libc.so.6" && out.libc.is_none() {
+            out.libc = Some(PathBuf::from(path));
+        }
+    }
+    out
+}

@@ -1,0 +1,417 @@
+//! The record schema: one [`SpawnRecord`] per spawn (or thread), as written to JSON lines and
+//! CSV. Versioned so that stored reports stay readable: bump [`SCHEMA_VERSION`] on any change
+//! that renames or re-means a field.
+//!
+//! Every time is in nanoseconds of CLOCK_MONOTONIC. A phase that was not measured is `null`,
+//! never 0: a 0 means "measured, took no time".
+use serde::{Deserialize, Serialize};
+use spawn_common::syscall;
+
+/// Version of this schema, written as `"v"` in every record.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What kind of task creation a record describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpawnKind {
+    /// A new process that exec'd (or tried to).
+    Exec,
+    /// A new process that never exec'd (a forked worker).
+    ForkOnly,
+    /// A new thread (CLONE_THREAD): `pid` is the thread id, `ppid` the process it joined.
+    Thread,
+    /// The command spawnprof was asked to trace.
+    Root,
+    /// Only seen after its creation and before any exec: what it is cannot be told.
+    Unknown,
+}
+
+impl SpawnKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpawnKind::Exec => "exec",
+            SpawnKind::ForkOnly => "fork_only",
+            SpawnKind::Thread => "thread",
+            SpawnKind::Root => "root",
+            SpawnKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// The clone-family syscall that created the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloneSyscall {
+    Clone,
+    Clone3,
+    Fork,
+    Vfork,
+}
+
+impl CloneSyscall {
+    /// From a `spawn_common::syscall` number; `None` for anything else.
+    pub fn from_raw(n: u64) -> Option<Self> {
+        match n {
+            syscall::CLONE => Some(CloneSyscall::Clone),
+            syscall::CLONE3 => Some(CloneSyscall::Clone3),
+            syscall::FORK => Some(CloneSyscall::Fork),
+            syscall::VFORK => Some(CloneSyscall::Vfork),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloneSyscall::Clone => "clone",
+            CloneSyscall::Clone3 => "clone3",
+            CloneSyscall::Fork => "fork",
+            CloneSyscall::Vfork => "vfork",
+        }
+    }
+}
+
+/// One exec attempt, in the order they were made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecAttempt {
+    pub filename: String,
+    /// `null` when the attempt had not returned when tracing stopped.
+    pub ret: Option<i64>,
+    pub errno_name: Option<String>,
+    /// "execve" or "execveat".
+    pub syscall: String,
+    pub t_ns: u64,
+}
+
+/// The exec part of a spawn.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecInfo {
+    /// The first successful exec's file (its phases are the ones measured), or, when none
+    /// succeeded, the last attempt's.
+    pub filename: String,
+    /// 0, `-errno`, or `null` when the exec had not returned.
+    pub ret: Option<i64>,
+    pub errno_name: Option<String>,
+    /// Every attempt, e.g. a shell trying each PATH entry, including later execs.
+    pub attempts: Vec<ExecAttempt>,
+    /// Number of successful execs (2 for `sh -c 'exec prog'`).
+    pub execs: u32,
+    /// The file of the last successful exec when there were several (what finally ran).
+    pub final_filename: Option<String>,
+}
+
+/// Spans of one spawn. The main phases (prep, copy, queue, setup, exec, startup, run, reap)
+/// follow one another without gaps, so when all are present they sum to `t_end - t_start`.
+/// The others are sub-phases of exec and startup.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phases {
+    pub prep: Option<u64>,
+    pub copy: Option<u64>,
+    pub queue: Option<u64>,
+    pub setup: Option<u64>,
+    pub exec: Option<u64>,
+    /// Failed exec attempts before the successful one (0 when the first attempt worked).
+    pub exec_retry: Option<u64>,
+    pub exec_open: Option<u64>,
+    pub exec_teardown: Option<u64>,
+    pub exec_load: Option<u64>,
+    pub exec_finish: Option<u64>,
+    pub startup: Option<u64>,
+    pub startup_loader: Option<u64>,
+    pub startup_init: Option<u64>,
+    pub run: Option<u64>,
+    pub reap: Option<u64>,
+}
+
+impl Phases {
+    /// Names of the main phases, in time order.
+    pub const MAIN: [&'static str; 8] =
+        ["prep", "copy", "queue", "setup", "exec", "startup", "run", "reap"];
+    /// Names of every phase, in the order of the struct.
+    pub const ALL: [&'static str; 15] = [
+        "prep",
+        "copy",
+        "queue",
+        "setup",
+        "exec",
+        "exec_retry",
+        "exec_open",
+        "exec_teardown",
+        "exec_load",
+        "exec_finish",
+        "startup",
+        "startup_loader",
+        "startup_init",
+        "run",
+        "reap",
+    ];
+
+    /// A phase by name (one of [`Phases::ALL`]).
+    pub fn get(&self, name: &str) -> Option<u64> {
+        match name {
+            "prep" => self.prep,
+            "copy" => self.copy,
+            "queue" => self.queue,
+            "setup" => self.setup,
+            "exec" => self.exec,
+            "exec_retry" => self.exec_retry,
+            "exec_open" => self.exec_open,
+            "exec_teardown" => self.exec_teardown,
+            "exec_load" => self.exec_load,
+            "exec_finish" => self.exec_finish,
+            "startup" => self.startup,
+            "startup_loader" => self.startup_loader,
+            "startup_init" => self.startup_init,
+            "run" => self.run,
+            "reap" => self.reap,
+            _ => None,
+        }
+    }
+
+    /// Sum of the main phases that are present.
+    pub fn main_sum(&self) -> u64 {
+        Self::MAIN.iter().filter_map(|p| self.get(p)).sum()
+    }
+}
+
+/// Page-fault totals of one side of a spawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultCounts {
+    pub count: u64,
+    /// Present + write: copy-on-write (or write-protect) faults.
+    pub cow: u64,
+    pub major: u64,
+    /// Time spent in the `timed` faults (the others have no exit mark).
+    pub time_ns: u64,
+    pub timed: u64,
+}
+
+impl FaultCounts {
+    pub fn add(&mut self, t: &spawn_common::FaultTotals) {
+        self.count = self.count.saturating_add(t.count);
+        self.cow = self.cow.saturating_add(t.cow);
+        self.major = self.major.saturating_add(t.major);
+        self.time_ns = self.time_ns.saturating_add(t.time_ns);
+        self.timed = self.timed.saturating_add(t.timed);
+    }
+}
+
+/// Faults charged to a spawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Faults {
+    /// The child's faults between fork and exec entry.
+    pub child_pre_exec: FaultCounts,
+    /// The parent's copy-on-write faults caused by this fork.
+    pub parent_after_fork: FaultCounts,
+    /// The child's faults after its exec returned.
+    pub child_post_exec: FaultCounts,
+}
+
+/// One spawn (or thread creation) from the clone call to the reap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpawnRecord {
+    /// Always [`SCHEMA_VERSION`].
+    pub v: u32,
+    /// The child's pid (tgid); for a thread, its tid.
+    pub pid: u32,
+    /// The creating process (for a thread: the process it belongs to).
+    pub ppid: Option<u32>,
+    /// The parent's thread that called clone.
+    pub parent_tid: Option<u32>,
+    /// The child's comm when last seen (after exec: the new program's).
+    pub comm: String,
+    pub parent_comm: Option<String>,
+    pub kind: SpawnKind,
+    pub clone_syscall: Option<CloneSyscall>,
+    pub clone_flags: Option<u64>,
+    /// `clone_flags` decoded, e.g. `["CLONE_VM", "CLONE_VFORK", "SIGCHLD"]`.
+    pub clone_flag_names: Vec<String>,
+    pub exec: Option<ExecInfo>,
+    /// Start of the spawn: the prep mark or the clone entry; `null` when not seen.
+    pub t_start_ns: Option<u64>,
+    /// The reap, or the exit when never reaped.
+    pub t_end_ns: Option<u64>,
+    /// `t_end - t_start`, when both are known.
+    pub total_ns: Option<u64>,
+    /// The parent's clone-family syscall, entry to return.
+    pub clone_syscall_ns: Option<u64>,
+    /// The exec syscall that succeeded (or the last failed one), entry to return.
+    pub exec_syscall_ns: Option<u64>,
+    pub phases_ns: Phases,
+    /// Why `phases_ns.startup` is null, when it is.
+    pub startup_note: Option<String>,
+    pub faults: Faults,
+    /// Code passed to exit_group (`null` when killed by a signal or not seen).
+    pub exit_code: Option<i32>,
+    /// Every phase boundary from clone entry to reap was seen.
+    pub complete: bool,
+    pub notes: Vec<String>,
+}
+
+impl SpawnRecord {
+    /// A record with nothing measured yet: the starting point for the assembler and tests.
+    pub fn new(pid: u32, kind: SpawnKind) -> Self {
+        SpawnRecord {
+            v: SCHEMA_VERSION,
+            pid,
+            ppid: None,
+            parent_tid: None,
+            comm: String::new(),
+            parent_comm: None,
+            kind,
+            clone_syscall: None,
+            clone_flags: None,
+            clone_flag_names: Vec::new(),
+            exec: None,
+            t_start_ns: None,
+            t_end_ns: None,
+            total_ns: None,
+            clone_syscall_ns: None,
+            exec_syscall_ns: None,
+            phases_ns: Phases::default(),
+            startup_note: None,
+            faults: Faults::default(),
+            exit_code: None,
+            complete: false,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Basename of the exec'd file (the first successful exec, else the last attempt).
+    pub fn program(&self) -> Option<&str> {
+        let f = self.exec.as_ref()?.filename.as_str();
+        Some(f.rsplit('/').find(|s| !s.is_empty()).unwrap_or(f))
+    }
+}
+
+/// All of `linux/sched.h`'s clone flags, for naming. The low byte is the exit signal.
+const FLAG_NAMES: [(u64, &str); 26] = [
+    (0x0000_0100, "CLONE_VM"),
+    (0x0000_0200, "CLONE_FS"),
+    (0x0000_0400, "CLONE_FILES"),
+    (0x0000_0800, "CLONE_SIGHAND"),
+    (0x0000_1000, "CLONE_PIDFD"),
+    (0x0000_2000, "CLONE_PTRACE"),
+    (0x0000_4000, "CLONE_VFORK"),
+    (0x0000_8000, "CLONE_PARENT"),
+    (0x0001_0000, "CLONE_THREAD"),
+    (0x0002_0000, "CLONE_NEWNS"),
+    (0x0004_0000, "CLONE_SYSVSEM"),
+    (0x0008_0000, "CLONE_SETTLS"),
+    (0x0010_0000, "CLONE_PARENT_SETTID"),
+    (0x0020_0000, "CLONE_CHILD_CLEARTID"),
+    (0x0040_0000, "CLONE_DETACHED"),
+    (0x0080_0000, "CLONE_UNTRACED"),
+    (0x0100_0000, "CLONE_CHILD_SETTID"),
+    (0x0200_0000, "CLONE_NEWCGROUP"),
+    (0x0400_0000, "CLONE_NEWUTS"),
+    (0x0800_0000, "CLONE_NEWIPC"),
+    (0x1000_0000, "CLONE_NEWUSER"),
+    (0x2000_0000, "CLONE_NEWPID"),
+    (0x4000_0000, "CLONE_NEWNET"),
+    (0x8000_0000, "CLONE_IO"),
+    (0x1_0000_0000, "CLONE_CLEAR_SIGHAND"),
+    (0x2_0000_0000, "CLONE_INTO_CGROUP"),
+];
+
+/// Names the set bits of `flags`; the exit signal is named (`SIGCHLD`) or numbered
+/// (`SIG17`), unknown bits are shown in hex.
+pub fn clone_flag_names(flags: u64) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = flags & !spawn_common::clone_flags::CSIGNAL;
+    for (bit, name) in FLAG_NAMES {
+        if rest & bit != 0 {
+            names.push(name.to_string());
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        names.push(format!("{rest:#x}"));
+    }
+    match flags & spawn_common::clone_flags::CSIGNAL {
+        0 => {}
+        17 => names.push("SIGCHLD".into()),
+        s => names.push(format!("SIG{s}")),
+    }
+    names
+}
+
+/// Symbolic name of an errno value (positive), e.g. 2 -> "ENOENT".
+pub fn errno_name(errno: i64) -> String {
+    let name = match errno {
+        1 => "EPERM",
+        2 => "ENOENT",
+        3 => "ESRCH",
+        4 => "EINTR",
+        5 => "EIO",
+        6 => "ENXIO",
+        7 => "E2BIG",
+        8 => "ENOEXEC",
+        9 => "EBADF",
+        10 => "ECHILD",
+        11 => "EAGAIN",
+        12 => "ENOMEM",
+        13 => "EACCES",
+        14 => "EFAULT",
+        16 => "EBUSY",
+        17 => "EEXIST",
+        20 => "ENOTDIR",
+        21 => "EISDIR",
+        22 => "EINVAL",
+        23 => "ENFILE",
+        24 => "EMFILE",
+        26 => "ETXTBSY",
+        27 => "EFBIG",
+        36 => "ENAMETOOLONG",
+        38 => "ENOSYS",
+        40 => "ELOOP",
+        95 => "EOPNOTSUPP",
+        _ => return format!("E{errno}"),
+    };
+    name.to_string()
+}
+
+/// "ok" for 0, the errno name for `-errno`.
+pub fn ret_name(ret: i64) -> Option<String> {
+    (ret < 0).then(|| errno_name(ret.saturating_neg()))
+}
+
+/// Name of an exec syscall number.
+pub fn exec_syscall_name(n: u64) -> String {
+    match n {
+        syscall::EXECVE => "execve".into(),
+        syscall::EXECVEAT => "execveat".into(),
+        other => format!("syscall {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_clone_flags() {
+        assert_eq!(clone_flag_names(0x4111), ["CLONE_VM", "CLONE_VFORK", "SIGCHLD"]);
+        assert_eq!(clone_flag_names(17), ["SIGCHLD"]);
+        assert_eq!(clone_flag_names(0), Vec::<String>::new());
+        assert_eq!(clone_flag_names(0x10_0000_0000 | 9), ["0x1000000000", "SIG9"]);
+    }
+
+    #[test]
+    fn names_errnos() {
+        assert_eq!(ret_name(-2).as_deref(), Some("ENOENT"));
+        assert_eq!(ret_name(-13).as_deref(), Some("EACCES"));
+        assert_eq!(ret_name(-8).as_deref(), Some("ENOEXEC"));
+        assert_eq!(ret_name(-4095).as_deref(), Some("E4095"));
+        assert_eq!(ret_name(0), None);
+        // i64::MIN cannot be negated: it must not panic.
+        assert!(ret_name(i64::MIN).is_some());
+    }
+
+    #[test]
+    fn phases_main_sum_skips_nulls() {
+        let p = Phases { copy: Some(3), exec: Some(4), exec_load: Some(100), ..Default::default() };
+        assert_eq!(p.main_sum(), 7);
+        assert_eq!(p.get("exec_load"), Some(100));
+        assert_eq!(p.get("nope"), None);
+    }
+}

@@ -1,0 +1,231 @@
+//! `spawnprof trace`: run a command under the probes and report one record per spawn.
+//!
+//! Threads: the calling thread spawns the command (the probes follow that thread's children,
+//! so the command's own spawn is recorded) and waits for it; a reader thread drains the ring
+//! buffer, assembles records and writes them as they complete.
+use std::{
+    ffi::OsString,
+    io::{self, Write},
+    os::fd::AsRawFd,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::Duration,
+};
+
+use aya::maps::{MapData, RingBuf};
+use spawn_common::counter;
+
+use crate::{
+    assemble::Assembler,
+    decode::decode,
+    loader::{LoadError, ProbeOptions, Probes},
+    preflight::{self, PreflightError},
+    record::SpawnRecord,
+    report::{Format, RecordWriter, summary::Summary},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("{0}: command not found")]
+    NotFound(String),
+    #[error("{0}: permission denied")]
+    PermissionDenied(String),
+    #[error("cannot run {0}: {1}")]
+    Spawn(String, io::Error),
+    #[error("writing output: {0}")]
+    Output(#[from] io::Error),
+    #[error("the event reader thread panicked")]
+    Reader,
+}
+
+#[derive(Debug, Clone)]
+pub struct TraceOptions {
+    pub format: Format,
+    pub faults: bool,
+    pub startup: bool,
+    pub program: OsString,
+    pub args: Vec<OsString>,
+}
+
+/// What a finished trace reports besides the records.
+#[derive(Debug, Default, Clone)]
+pub struct TraceOutcome {
+    /// The command's exit code (128 + signal when killed, as shells do).
+    pub exit_code: i32,
+    pub records: usize,
+    pub lost_events: u64,
+    pub decode_errors: u64,
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// Ctrl-C / SIGTERM reach the traced command (same process group); we keep running until it
+/// exits, then flush. A handler (not SIG_IGN) so that exec resets it in the command.
+fn install_signal_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: `on_signal` only stores to an atomic, which is async-signal-safe.
+        unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
+    }
+}
+
+pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutcome, TraceError> {
+    let tracefs = preflight::check()?;
+    let mut probes = Probes::load(
+        &tracefs,
+        ProbeOptions {
+            follow_all: false,
+            faults: opts.faults,
+            startup: opts.startup,
+        },
+    )?;
+    let ring = probes.take_events()?;
+    install_signal_handlers();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (root_tx, root_rx) = std::sync::mpsc::channel::<u32>();
+    let reader = {
+        let stop = stop.clone();
+        let format = opts.format;
+        thread::spawn(move || read_loop(ring, out, format, stop, root_rx))
+    };
+
+    // Only now: threads started before this (the reader) are not the traced command's.
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() } as u32;
+    probes.watch_thread(tid)?;
+    let status = spawn_and_wait(opts, &root_tx);
+    // Let the last events of the command's exit and reap reach the ring buffer.
+    thread::sleep(Duration::from_millis(50));
+    stop.store(true, Ordering::Relaxed);
+    let read = reader.join().map_err(|_| TraceError::Reader)?;
+    let (records, decode_errors, mut summary, mut out) = read?;
+    let counters = probes.counters()?;
+    probes.flush_log();
+    let lost = counters[counter::LOST_EVENTS as usize];
+    summary.set_lost_events(lost);
+    let text = summary.render();
+    if matches!(opts.format, Format::Table) {
+        writeln!(out, "\n{text}")?;
+        out.flush()?;
+    } else {
+        out.flush()?;
+        eprintln!("{text}");
+    }
+    for note in &probes.notes {
+        log::info!("{note}");
+    }
+    let exit_code = status?;
+    Ok(TraceOutcome {
+        exit_code,
+        records,
+        lost_events: lost,
+        decode_errors,
+    })
+}
+
+fn spawn_and_wait(opts: &TraceOptions, root_tx: &std::sync::mpsc::Sender<u32>) -> Result<i32, TraceError> {
+    let name = opts.program.to_string_lossy().into_owned();
+    let mut child = std::process::Command::new(&opts.program)
+        .args(&opts.args)
+        .spawn()
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => TraceError::NotFound(name.clone()),
+            io::ErrorKind::PermissionDenied => TraceError::PermissionDenied(name.clone()),
+            _ => TraceError::Spawn(name.clone(), e),
+        })?;
+    let _ = root_tx.send(child.id());
+    loop {
+        match child.wait() {
+            Ok(status) => {
+                use std::os::unix::process::ExitStatusExt;
+                return Ok(status
+                    .code()
+                    .or_else(|| status.signal().map(|s| 128 + s))
+                    .unwrap_or(1));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(TraceError::Spawn(name, e)),
+        }
+    }
+}
+
+type ReadResult = Result<(usize, u64, Summary, Box<dyn Write + Send>), TraceError>;
+
+fn read_loop(
+    mut ring: RingBuf<MapData>,
+    out: Box<dyn Write + Send>,
+    format: Format,
+    stop: Arc<AtomicBool>,
+    root_rx: std::sync::mpsc::Receiver<u32>,
+) -> ReadResult {
+    let mut asm = Assembler::new();
+    let mut writer = RecordWriter::new(out, format);
+    let mut summary = Summary::default();
+    let mut records = 0usize;
+    let mut decode_errors = 0u64;
+    let emit = |recs: Vec<SpawnRecord>, w: &mut RecordWriter, s: &mut Summary| -> io::Result<usize> {
+        let n = recs.len();
+        for r in recs {
+            s.add(&r);
+            w.write(&r)?;
+        }
+        w.flush()?;
+        Ok(n)
+    };
+    loop {
+        let stopping = stop.load(Ordering::Relaxed);
+        if let Ok(pid) = root_rx.try_recv() {
+            asm.set_root(pid);
+        }
+        while let Some(item) = ring.next() {
+            match decode(&item) {
+                Ok(ev) => asm.push(ev),
+                Err(e) => {
+                    decode_errors += 1;
+                    log::warn!("undecodable event: {e}");
+                }
+            }
+        }
+        asm.advance_to(monotonic_ns());
+        records += emit(asm.drain_ready(), &mut writer, &mut summary)?;
+        if stopping {
+            break;
+        }
+        wait_readable(ring.as_raw_fd(), 100);
+    }
+    records += emit(asm.finish(), &mut writer, &mut summary)?;
+    Ok((records, decode_errors, summary, writer.into_inner()))
+}
+
+/// CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Sleeps until the ring buffer has data or `ms` passed.
+fn wait_readable(fd: i32, ms: i32) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut pfd, 1, ms) };
+}

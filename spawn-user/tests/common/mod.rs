@@ -1,0 +1,78 @@
+//! Shared by the root integration tests: the capability gate and running spawnprof.
+#![allow(dead_code)]
+
+use std::{path::Path, process::Command};
+
+use serde_json::Value;
+
+/// Whether this host can load the probes. Under `CI=true` a missing capability is a failure;
+/// elsewhere the test is skipped with the reason printed.
+pub fn capable(test: &str) -> bool {
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
+    let missing = match (root, btf) {
+        (false, _) => Some("not running as root"),
+        (_, false) => Some("no BTF at /sys/kernel/btf/vmlinux"),
+        _ => None,
+    };
+    match missing {
+        None => true,
+        Some(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: {why} (CI=true: a missing capability is a failure)")
+        }
+        Some(why) => {
+            eprintln!("skipping {test}: {why}");
+            false
+        }
+    }
+}
+
+pub fn spawnprof() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_spawnprof"))
+}
+
+pub struct Traced {
+    pub records: Vec<Value>,
+    pub stdout: String,
+    pub stderr: String,
+    pub code: Option<i32>,
+}
+
+/// `spawnprof trace --json [extra] -- cmd...`; stdout lines that are not JSON objects (the
+/// command's own output) are ignored.
+pub fn trace_json(extra: &[&str], cmd: &[&str]) -> Traced {
+    let out = spawnprof()
+        .arg("trace")
+        .arg("--json")
+        .args(extra)
+        .arg("--")
+        .args(cmd)
+        .output()
+        .expect("running spawnprof");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let records = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect();
+    Traced {
+        records,
+        stdout,
+        stderr,
+        code: out.status.code(),
+    }
+}
+
+/// Records whose successful (or last attempted) exec ran `path`.
+pub fn by_exec<'a>(records: &'a [Value], path: &str) -> Vec<&'a Value> {
+    records
+        .iter()
+        .filter(|r| {
+            r["exec"]["attempts"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["filename"] == path))
+        })
+        .collect()
+}
