@@ -263,6 +263,14 @@ pub struct Config {
     pub self_tgid: u32,
     /// Record page faults.
     pub faults: u32,
+    /// Follow the descendants of followed processes (trace mode and `--pid P --children`).
+    /// When 0 only the spawns made by the processes the loader named are recorded.
+    pub children: u32,
+    /// cgroup v2 id: when non-zero only tasks inside that cgroup or its descendants are
+    /// recorded (system-wide mode).
+    pub cgroup_id: u64,
+    /// Depth of that cgroup below the root (for `bpf_get_current_ancestor_cgroup_id`).
+    pub cgroup_level: u32,
     pub _pad: u32,
 }
 

@@ -6,7 +6,10 @@ use spawn_common::{clone_flags as cf, kind, syscall};
 use crate::{
     emit::event,
     faults,
-    state::{FOLLOWED, config, current, followed, layout},
+    state::{
+        FOLLOWED, ROLE_CHILD_ONLY, ROLE_FULL, config, current, followed, followed_parent, layout,
+        watched,
+    },
 };
 
 #[inline(always)]
@@ -19,7 +22,7 @@ fn read<T>(ctx: &TracePointContext, offset: u32) -> Option<T> {
 #[inline(always)]
 fn enter(syscall: u64, flags: u64) {
     let (tid, tgid) = current();
-    if followed(tid, tgid) {
+    if followed_parent(tid, tgid) {
         event(kind::CLONE_ENTER, tid, tgid, syscall, flags, 0);
     }
 }
@@ -27,10 +30,16 @@ fn enter(syscall: u64, flags: u64) {
 #[inline(always)]
 fn exit(ctx: &TracePointContext, syscall: u64) {
     let (tid, tgid) = current();
-    if !followed(tid, tgid) {
+    let ret: i64 = read(ctx, layout().sys_exit_ret).unwrap_or(i64::MIN);
+    // ret 0 is the child's first return to user space: part of the child's own life.
+    let wanted = if ret == 0 {
+        followed(tid, tgid)
+    } else {
+        followed_parent(tid, tgid)
+    };
+    if !wanted {
         return;
     }
-    let ret: i64 = read(ctx, layout().sys_exit_ret).unwrap_or(i64::MIN);
     event(kind::CLONE_EXIT, tid, tgid, syscall, ret as u64, 0);
 }
 
@@ -44,7 +53,7 @@ pub fn sys_enter_clone(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn sys_enter_clone3(ctx: TracePointContext) -> u32 {
     let (tid, tgid) = current();
-    if !followed(tid, tgid) {
+    if !followed_parent(tid, tgid) {
         return 0;
     }
     let uargs: u64 = read(&ctx, layout().clone3_uargs).unwrap_or(0);
@@ -96,7 +105,7 @@ pub fn sys_exit_vfork(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn task_newtask(ctx: TracePointContext) -> u32 {
     let (tid, tgid) = current();
-    if !followed(tid, tgid) {
+    if !followed_parent(tid, tgid) {
         return 0;
     }
     let l = layout();
@@ -107,7 +116,13 @@ pub fn task_newtask(ctx: TracePointContext) -> u32 {
     }
     let child = child as u32;
     if flags & cf::CLONE_THREAD == 0 {
-        if config().follow_all == 0 && FOLLOWED.insert(child, 1, 0).is_err() {
+        let cfg = config();
+        let role = if cfg.children != 0 || watched(tid) {
+            ROLE_FULL
+        } else {
+            ROLE_CHILD_ONLY
+        };
+        if cfg.follow_all == 0 && FOLLOWED.insert(child, role, 0).is_err() {
             aya_log_ebpf::warn!(&ctx, "spawnprof: cannot follow pid {}: map full", child);
         }
         faults::on_new_process(tgid, child, flags);
@@ -119,7 +134,7 @@ pub fn task_newtask(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
     let (tid, tgid) = current();
-    if !followed(tid, tgid) {
+    if !followed_parent(tid, tgid) {
         return 0;
     }
     let l = layout();
@@ -132,7 +147,7 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn sched_wakeup_new(ctx: TracePointContext) -> u32 {
     let (tid, tgid) = current();
-    if !followed(tid, tgid) {
+    if !followed_parent(tid, tgid) {
         return 0;
     }
     let l = layout();

@@ -5,7 +5,9 @@ use spawn_common::{kind, syscall};
 use crate::{
     emit::event,
     faults,
-    state::{FOLLOWED, STARTUP, WAITID_INFOP, config, current, followed, layout},
+    state::{
+        FOLLOWED, STARTUP, WAITID_INFOP, config, current, followed, followed_parent, layout,
+    },
 };
 
 /// Offset of `si_pid` in x86_64's `siginfo_t` (uapi: three ints, padding, then the union).
@@ -62,7 +64,7 @@ fn reaped(tid: u32, tgid: u32, syscall: u64, pid: i64) {
 #[tracepoint]
 pub fn sys_exit_wait4(ctx: TracePointContext) -> u32 {
     let (tid, tgid) = current();
-    if followed(tid, tgid) {
+    if followed_parent(tid, tgid) {
         let ret: i64 = read(&ctx, layout().sys_exit_ret).unwrap_or(0);
         reaped(tid, tgid, syscall::WAIT4, ret);
     }
@@ -72,7 +74,7 @@ pub fn sys_exit_wait4(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn sys_enter_waitid(ctx: TracePointContext) -> u32 {
     let (tid, tgid) = current();
-    if followed(tid, tgid) {
+    if followed_parent(tid, tgid) {
         let infop: u64 = read(&ctx, layout().waitid_infop).unwrap_or(0);
         let _ = WAITID_INFOP.insert(tid, infop, 0);
     }

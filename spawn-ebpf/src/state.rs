@@ -1,6 +1,6 @@
 //! Maps, globals and the "followed" filter shared by all programs.
 use aya_ebpf::{
-    helpers::bpf_get_current_pid_tgid,
+    helpers::{bpf_get_current_pid_tgid, generated::bpf_get_current_ancestor_cgroup_id},
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
@@ -16,6 +16,9 @@ static CONFIG: Config = Config {
     follow_all: 0,
     self_tgid: 0,
     faults: 0,
+    children: 1,
+    cgroup_id: 0,
+    cgroup_level: 0,
     _pad: 0,
 };
 
@@ -92,23 +95,56 @@ pub fn current() -> (u32, u32) {
     (id as u32, (id >> 32) as u32)
 }
 
-/// Should events of the current task be recorded?
+/// Is `tid` the analyzer thread that spawns the traced command?
 #[inline(always)]
-pub fn followed(tid: u32, tgid: u32) -> bool {
+pub fn watched(tid: u32) -> bool {
+    WATCH.get(0).is_some_and(|w| *w != 0 && *w == tid)
+}
+
+/// How a process is followed (the value in [`FOLLOWED`]).
+pub const ROLE_FULL: u32 = 1;
+/// Its own life is recorded (it is somebody's spawn) but not the spawns it makes
+/// (`--pid P` without `--children`).
+pub const ROLE_CHILD_ONLY: u32 = 2;
+
+/// The role of the current task: 0 when not followed.
+#[inline(always)]
+pub fn role(tid: u32, tgid: u32) -> u32 {
     let cfg = config();
-    if let Some(watch) = WATCH.get(0)
-        && *watch != 0
-        && *watch == tid
-    {
-        return true;
+    if watched(tid) {
+        return ROLE_FULL;
     }
     if tgid == cfg.self_tgid {
-        return false;
+        return 0;
     }
     if cfg.follow_all != 0 {
-        return true;
+        return if cfg.cgroup_id == 0 || in_cgroup(&cfg) {
+            ROLE_FULL
+        } else {
+            0
+        };
     }
-    FOLLOWED.get_ptr(tgid).is_some()
+    // SAFETY: a u32 read from a live map value.
+    FOLLOWED.get_ptr(tgid).map_or(0, |v| unsafe { *v })
+}
+
+/// Should the current task's own events (first run, exec, exit, faults) be recorded?
+#[inline(always)]
+pub fn followed(tid: u32, tgid: u32) -> bool {
+    role(tid, tgid) != 0
+}
+
+/// Should the spawns the current task makes be recorded (clone, newtask, wakeup, wait)?
+#[inline(always)]
+pub fn followed_parent(tid: u32, tgid: u32) -> bool {
+    role(tid, tgid) == ROLE_FULL
+}
+
+/// Is the current task inside the configured cgroup (or one of its descendants)?
+#[inline(always)]
+fn in_cgroup(cfg: &Config) -> bool {
+    // SAFETY: helper without pointer arguments.
+    unsafe { bpf_get_current_ancestor_cgroup_id(cfg.cgroup_level as i32) == cfg.cgroup_id }
 }
 
 #[inline(always)]

@@ -4,6 +4,7 @@
 //! [`assemble`], [`record`], [`report`], [`stats`], [`tracefs`] parsing. Kernel-facing parts:
 //! [`preflight`], [`loader`], [`session`]. [`workload`] drives known spawns through spawn-fast.
 pub mod assemble;
+pub mod collector;
 pub mod decode;
 pub mod loader;
 pub mod preflight;
@@ -12,4 +13,3 @@ pub mod report;
 pub mod session;
 pub mod stats;
 pub mod tracefs;
-

@@ -33,6 +33,10 @@ pub enum LoadError {
     },
     #[error("eBPF map {0}: {1}")]
     Map(&'static str, aya::maps::MapError),
+    #[error("cgroup {0}: {1}")]
+    Cgroup(String, String),
+    #[error("eBPF map {0} is missing from the probes")]
+    MissingMap(&'static str),
     #[error("listing online CPUs: {0}")]
     Cpus(String),
 }
@@ -46,6 +50,43 @@ pub struct ProbeOptions {
     pub faults: bool,
     /// Startup marks (uprobes in ld.so and libc).
     pub startup: bool,
+    /// Follow descendants of the followed processes (not only their direct children).
+    pub children: bool,
+    /// Only tasks inside this cgroup v2 (and its descendants), system-wide mode.
+    pub cgroup: Option<CgroupFilter>,
+}
+
+/// A cgroup v2 as the kernel names it: its id (the directory's inode) and depth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CgroupFilter {
+    pub id: u64,
+    pub level: u32,
+}
+
+impl CgroupFilter {
+    /// `path` is a cgroup v2 directory, absolute (`/sys/fs/cgroup/a/b`) or relative to the
+    /// cgroup2 mount (`a/b`).
+    pub fn from_path(path: &std::path::Path) -> Result<Self, LoadError> {
+        use std::os::unix::fs::MetadataExt;
+        const ROOT: &str = "/sys/fs/cgroup";
+        let full = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            std::path::Path::new(ROOT).join(path)
+        };
+        let bad = |why: String| LoadError::Cgroup(full.display().to_string(), why);
+        let rel = full
+            .strip_prefix(ROOT)
+            .map_err(|_| bad(format!("not under the cgroup v2 mount {ROOT}")))?;
+        let meta = fs::metadata(&full).map_err(|e| bad(e.to_string()))?;
+        if !full.join("cgroup.procs").exists() {
+            return Err(bad("not a cgroup v2 directory".into()));
+        }
+        Ok(Self {
+            id: meta.ino(),
+            level: rel.components().count() as u32,
+        })
+    }
 }
 
 /// Tracepoints: (program, category, name, required). Optional ones are off, with a note, on
@@ -69,7 +110,12 @@ const TRACEPOINTS: &[(&str, &str, &str, bool)] = &[
     ("sched_process_exec", "sched", "sched_process_exec", true),
     ("sys_exit_execve", "syscalls", "sys_exit_execve", true),
     ("sys_exit_execveat", "syscalls", "sys_exit_execveat", true),
-    ("sys_enter_exit_group", "syscalls", "sys_enter_exit_group", true),
+    (
+        "sys_enter_exit_group",
+        "syscalls",
+        "sys_enter_exit_group",
+        true,
+    ),
     ("sched_process_exit", "sched", "sched_process_exit", true),
     ("sys_exit_wait4", "syscalls", "sys_exit_wait4", true),
     ("sys_enter_waitid", "syscalls", "sys_enter_waitid", true),
@@ -94,6 +140,9 @@ impl Probes {
             follow_all: opts.follow_all as u32,
             self_tgid: std::process::id(),
             faults: opts.faults as u32,
+            children: opts.children as u32,
+            cgroup_id: opts.cgroup.map_or(0, |c| c.id),
+            cgroup_level: opts.cgroup.map_or(0, |c| c.level),
             _pad: 0,
         };
         let mut ebpf = EbpfLoader::new()
@@ -117,7 +166,11 @@ impl Probes {
         Ok(probes)
     }
 
-    fn attach_tracepoints(&mut self, tracefs: &Tracefs, opts: ProbeOptions) -> Result<(), LoadError> {
+    fn attach_tracepoints(
+        &mut self,
+        tracefs: &Tracefs,
+        opts: ProbeOptions,
+    ) -> Result<(), LoadError> {
         let mut off = Vec::new();
         for &(prog, cat, name, required) in TRACEPOINTS {
             if !required && !tracefs.exists(cat, name) {
@@ -217,12 +270,11 @@ impl Probes {
                 Ok(())
             })();
             match res {
-                Ok(()) => self
-                    .notes
-                    .push(format!("startup mark: uprobe {symbol} in {}", path.display())),
-                Err(e) => self
-                    .notes
-                    .push(format!("startup mark {symbol} off: {e}")),
+                Ok(()) => self.notes.push(format!(
+                    "startup mark: uprobe {symbol} in {}",
+                    path.display()
+                )),
+                Err(e) => self.notes.push(format!("startup mark {symbol} off: {e}")),
             }
         }
     }
@@ -232,7 +284,7 @@ impl Probes {
         let mut watch: Array<&mut MapData, u32> = self
             .ebpf
             .map_mut("WATCH")
-            .ok_or(LoadError::Map("WATCH", aya::maps::MapError::InvalidName { name: "WATCH".into() }))?
+            .ok_or(LoadError::MissingMap("WATCH"))?
             .try_into()
             .map_err(|e| LoadError::Map("WATCH", e))?;
         watch.set(0, tid, 0).map_err(|e| LoadError::Map("WATCH", e))
@@ -243,12 +295,7 @@ impl Probes {
         let mut followed: HashMap<&mut MapData, u32, u32> = self
             .ebpf
             .map_mut(maps::FOLLOWED)
-            .ok_or(LoadError::Map(
-                maps::FOLLOWED,
-                aya::maps::MapError::InvalidName {
-                    name: maps::FOLLOWED.into(),
-                },
-            ))?
+            .ok_or(LoadError::MissingMap(maps::FOLLOWED))?
             .try_into()
             .map_err(|e| LoadError::Map(maps::FOLLOWED, e))?;
         followed
@@ -258,23 +305,19 @@ impl Probes {
 
     /// The event ring buffer; call once.
     pub fn take_events(&mut self) -> Result<RingBuf<MapData>, LoadError> {
-        let map = self.ebpf.take_map(maps::EVENTS).ok_or(LoadError::Map(
-            maps::EVENTS,
-            aya::maps::MapError::InvalidName {
-                name: maps::EVENTS.into(),
-            },
-        ))?;
+        let map = self
+            .ebpf
+            .take_map(maps::EVENTS)
+            .ok_or(LoadError::MissingMap(maps::EVENTS))?;
         RingBuf::try_from(map).map_err(|e| LoadError::Map(maps::EVENTS, e))
     }
 
     /// Kernel-side counters summed over CPUs, indexed by `spawn_common::counter`.
     pub fn counters(&self) -> Result<[u64; counter::COUNT as usize], LoadError> {
-        let map = self.ebpf.map(maps::COUNTERS).ok_or(LoadError::Map(
-            maps::COUNTERS,
-            aya::maps::MapError::InvalidName {
-                name: maps::COUNTERS.into(),
-            },
-        ))?;
+        let map = self
+            .ebpf
+            .map(maps::COUNTERS)
+            .ok_or(LoadError::MissingMap(maps::COUNTERS))?;
         let arr: PerCpuArray<&MapData, u64> =
             PerCpuArray::try_from(map).map_err(|e| LoadError::Map(maps::COUNTERS, e))?;
         let mut out = [0u64; counter::COUNT as usize];

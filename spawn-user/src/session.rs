@@ -6,7 +6,6 @@
 use std::{
     ffi::OsString,
     io::{self, Write},
-    os::fd::AsRawFd,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -15,12 +14,11 @@ use std::{
     time::Duration,
 };
 
-use aya::maps::{MapData, RingBuf};
 use spawn_common::counter;
 
 use crate::{
     assemble::Assembler,
-    decode::decode,
+    collector::Collector,
     loader::{LoadError, ProbeOptions, Probes},
     preflight::{self, PreflightError},
     record::SpawnRecord,
@@ -87,6 +85,8 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
             follow_all: false,
             faults: opts.faults,
             startup: opts.startup,
+            children: true,
+            cgroup: None,
         },
     )?;
     let ring = probes.take_events()?;
@@ -97,7 +97,8 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
     let reader = {
         let stop = stop.clone();
         let format = opts.format;
-        thread::spawn(move || read_loop(ring, out, format, stop, root_rx))
+        let col = Collector::new(ring, Assembler::new());
+        thread::spawn(move || read_loop(col, out, format, stop, root_rx))
     };
 
     // Only now: threads started before this (the reader) are not the traced command's.
@@ -134,7 +135,10 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
     })
 }
 
-fn spawn_and_wait(opts: &TraceOptions, root_tx: &std::sync::mpsc::Sender<u32>) -> Result<i32, TraceError> {
+fn spawn_and_wait(
+    opts: &TraceOptions,
+    root_tx: &std::sync::mpsc::Sender<u32>,
+) -> Result<i32, TraceError> {
     let name = opts.program.to_string_lossy().into_owned();
     let mut child = std::process::Command::new(&opts.program)
         .args(&opts.args)
@@ -163,69 +167,39 @@ fn spawn_and_wait(opts: &TraceOptions, root_tx: &std::sync::mpsc::Sender<u32>) -
 type ReadResult = Result<(usize, u64, Summary, Box<dyn Write + Send>), TraceError>;
 
 fn read_loop(
-    mut ring: RingBuf<MapData>,
+    mut col: Collector,
     out: Box<dyn Write + Send>,
     format: Format,
     stop: Arc<AtomicBool>,
     root_rx: std::sync::mpsc::Receiver<u32>,
 ) -> ReadResult {
-    let mut asm = Assembler::new();
     let mut writer = RecordWriter::new(out, format);
     let mut summary = Summary::default();
     let mut records = 0usize;
-    let mut decode_errors = 0u64;
-    let emit = |recs: Vec<SpawnRecord>, w: &mut RecordWriter, s: &mut Summary| -> io::Result<usize> {
-        let n = recs.len();
-        for r in recs {
-            s.add(&r);
-            w.write(&r)?;
-        }
-        w.flush()?;
-        Ok(n)
-    };
+    let emit =
+        |recs: Vec<SpawnRecord>, w: &mut RecordWriter, s: &mut Summary| -> io::Result<usize> {
+            let n = recs.len();
+            for r in recs {
+                s.add(&r);
+                w.write(&r)?;
+            }
+            w.flush()?;
+            Ok(n)
+        };
     loop {
         let stopping = stop.load(Ordering::Relaxed);
         if let Ok(pid) = root_rx.try_recv() {
-            asm.set_root(pid);
+            col.set_root(pid);
         }
-        while let Some(item) = ring.next() {
-            match decode(&item) {
-                Ok(ev) => asm.push(ev),
-                Err(e) => {
-                    decode_errors += 1;
-                    log::warn!("undecodable event: {e}");
-                }
-            }
-        }
-        asm.advance_to(monotonic_ns());
-        records += emit(asm.drain_ready(), &mut writer, &mut summary)?;
+        records += emit(
+            col.poll(if stopping { 0 } else { 100 }),
+            &mut writer,
+            &mut summary,
+        )?;
         if stopping {
             break;
         }
-        wait_readable(ring.as_raw_fd(), 100);
     }
-    records += emit(asm.finish(), &mut writer, &mut summary)?;
-    Ok((records, decode_errors, summary, writer.into_inner()))
-}
-
-/// CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid out-pointer; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// Sleeps until the ring buffer has data or `ms` passed.
-fn wait_readable(fd: i32, ms: i32) {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd for the duration of the call.
-    unsafe { libc::poll(&mut pfd, 1, ms) };
+    records += emit(col.finish(), &mut writer, &mut summary)?;
+    Ok((records, col.decode_errors(), summary, writer.into_inner()))
 }

@@ -283,7 +283,10 @@ format:
         let err = r.req("sched", "sched_process_fork", "nope").unwrap_err();
         assert!(err.to_string().contains("no field `nope`"), "{err}");
         let err = r.req("sched", "sched_prepare_exec", "pid").unwrap_err();
-        assert!(err.to_string().contains("sched:sched_prepare_exec"), "{err}");
+        assert!(
+            err.to_string().contains("sched:sched_prepare_exec"),
+            "{err}"
+        );
         assert_eq!(
             r.opt("sched", "sched_prepare_exec", "pid").unwrap(),
             FIELD_ABSENT
