@@ -12,7 +12,14 @@ fn main() {
         println!("cargo:rerun-if-changed={src}");
         let dst = out.join(name);
         let status = Command::new(&cc)
-            .args(["-static", "-nostdlib", "-O2", "-fno-stack-protector", "-fno-pie", "-no-pie"])
+            .args([
+                "-static",
+                "-nostdlib",
+                "-O2",
+                "-fno-stack-protector",
+                "-fno-pie",
+                "-no-pie",
+            ])
             .arg("-o")
             .arg(&dst)
             .arg(src)

@@ -7,7 +7,9 @@ use aya_build::{Package, Toolchain};
 
 fn main() -> anyhow::Result<()> {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
-    let root = manifest.parent().context("spawn-user has no parent directory")?;
+    let root = manifest
+        .parent()
+        .context("spawn-user has no parent directory")?;
     let ebpf = root.join("spawn-ebpf");
     let common = root.join("spawn-common");
     println!("cargo:rerun-if-changed={}", common.display());

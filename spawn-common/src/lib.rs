@@ -79,6 +79,9 @@ pub mod mark {
     pub const DL_DEBUG_STATE: u64 = 1;
     /// glibc's `__libc_start_main`: the loader is done, libc starts the program.
     pub const LIBC_START_MAIN: u64 = 2;
+    /// spawn-fast's `spawn_fast_mark_enter`: a spawn API was entered in the *parent*; the
+    /// span to that thread's next clone-family entry is the spawn's `prep` phase.
+    pub const SPAWN_ENTER: u64 = 3;
 }
 
 /// Which side and phase of a spawn page faults are charged to.

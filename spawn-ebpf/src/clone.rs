@@ -140,7 +140,14 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
     let l = layout();
     let parent: i32 = read(&ctx, l.fork_parent_pid).unwrap_or(0);
     let child: i32 = read(&ctx, l.fork_child_pid).unwrap_or(0);
-    event(kind::PROCESS_FORK, tid, tgid, child as u64, parent as u64, 0);
+    event(
+        kind::PROCESS_FORK,
+        tid,
+        tgid,
+        child as u64,
+        parent as u64,
+        0,
+    );
     0
 }
 

@@ -5,9 +5,7 @@ use spawn_common::{kind, syscall};
 use crate::{
     emit::event,
     faults,
-    state::{
-        FOLLOWED, STARTUP, WAITID_INFOP, config, current, followed, followed_parent, layout,
-    },
+    state::{FOLLOWED, STARTUP, WAITID_INFOP, config, current, followed, followed_parent, layout},
 };
 
 /// Offset of `si_pid` in x86_64's `siginfo_t` (uapi: three ints, padding, then the union).

@@ -17,8 +17,7 @@ use spawn_common::{
 use crate::{
     emit::header,
     state::{
-        EVENTS, FAULT_START, FaultStart, PROC, ProcFaults, bump, config, current, followed,
-        layout,
+        EVENTS, FAULT_START, FaultStart, PROC, ProcFaults, bump, config, current, followed, layout,
     },
 };
 
@@ -88,7 +87,12 @@ fn flush_parent_side(p: *mut ProcFaults, tgid: u32) {
     // SAFETY: see `flush`.
     let s = unsafe { &mut *p };
     if s.fork_child != 0 {
-        flush(&mut s.parent, tgid, fault_bucket::PARENT_AFTER_FORK, s.fork_child);
+        flush(
+            &mut s.parent,
+            tgid,
+            fault_bucket::PARENT_AFTER_FORK,
+            s.fork_child,
+        );
         s.fork_child = 0;
     }
 }
@@ -170,7 +174,11 @@ pub fn page_fault_user(ctx: TracePointContext) -> u32 {
     // SAFETY: see `flush`.
     let s = unsafe { &mut *p };
     let parent_side = cow && s.fork_child != 0;
-    let t: *mut FaultTotals = if parent_side { &mut s.parent } else { &mut s.own };
+    let t: *mut FaultTotals = if parent_side {
+        &mut s.parent
+    } else {
+        &mut s.own
+    };
     // SAFETY: `t` points into the live map value `s`.
     unsafe {
         add(&mut (*t).count, 1);

@@ -12,8 +12,8 @@ mod emit;
 mod exec;
 mod exit;
 mod faults;
-mod state;
 mod startup;
+mod state;
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -7,7 +7,7 @@ use spawn_common::{kind, mark};
 
 use crate::{
     emit::event,
-    state::{STARTUP, current, followed},
+    state::{STARTUP, current, followed, followed_parent},
 };
 
 #[inline(always)]
@@ -31,5 +31,15 @@ pub fn dl_debug_state(_ctx: ProbeContext) -> u32 {
 #[uprobe]
 pub fn libc_start_main(_ctx: ProbeContext) -> u32 {
     startup_mark(mark::LIBC_START_MAIN);
+    0
+}
+
+/// spawn-fast's spawn entry mark, in the parent: the start of the `prep` phase.
+#[uprobe]
+pub fn spawn_enter(_ctx: ProbeContext) -> u32 {
+    let (tid, tgid) = current();
+    if followed_parent(tid, tgid) {
+        event(kind::STARTUP_MARK, tid, tgid, mark::SPAWN_ENTER, 0, 0);
+    }
     0
 }

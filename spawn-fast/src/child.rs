@@ -64,7 +64,15 @@ impl fmt::Display for ExitStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.code(), self.signal()) {
             (Some(c), _) => write!(f, "exit status: {c}"),
-            (_, Some(s)) => write!(f, "signal: {s}{}", if self.core_dumped() { " (core dumped)" } else { "" }),
+            (_, Some(s)) => write!(
+                f,
+                "signal: {s}{}",
+                if self.core_dumped() {
+                    " (core dumped)"
+                } else {
+                    ""
+                }
+            ),
             _ => write!(f, "unrecognised wait status: {:#x}", self.0),
         }
     }
@@ -116,7 +124,10 @@ impl Child {
 
     /// The child's pidfd (for poll/epoll, `pidfd_send_signal`, ...).
     pub fn pidfd(&self) -> BorrowedFd<'_> {
-        self.pidfd.as_ref().expect("pidfd is held until drop").as_fd()
+        self.pidfd
+            .as_ref()
+            .expect("pidfd is held until drop")
+            .as_fd()
     }
 
     /// Userspace CLOCK_MONOTONIC timestamps of this spawn.
@@ -147,7 +158,9 @@ impl Child {
             return Ok(s);
         }
         let s = match &self.handle {
-            Handle::Direct => waitid(self.pidfd().as_raw_fd(), 0)?.expect("blocking waitid returns a status"),
+            Handle::Direct => {
+                waitid(self.pidfd().as_raw_fd(), 0)?.expect("blocking waitid returns a status")
+            }
             Handle::Zygote { status } => read_zygote_status(status)?,
         };
         Ok(self.record(s))
@@ -177,7 +190,11 @@ impl Child {
         drop(self.stdin.take());
         let (stdout, stderr) = read_both(self.stdout.take(), self.stderr.take())?;
         let status = self.wait()?;
-        Ok(Output { status, stdout, stderr })
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
     }
 
     /// Async wait on the pidfd (feature `tokio`; needs a tokio runtime with IO enabled).
@@ -215,7 +232,9 @@ impl Drop for Child {
         if self.status.is_some() || matches!(self.handle, Handle::Zygote { .. }) {
             return;
         }
-        let Some(pidfd) = self.pidfd.take() else { return };
+        let Some(pidfd) = self.pidfd.take() else {
+            return;
+        };
         match waitid(pidfd.as_raw_fd(), libc::WNOHANG) {
             Ok(None) => crate::reaper::adopt(pidfd),
             _ => drop(pidfd),
@@ -229,7 +248,14 @@ pub(crate) fn waitid(pidfd: i32, extra: i32) -> io::Result<Option<ExitStatus>> {
         // SAFETY: siginfo_t is plain data; waitid writes it.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: pidfd is a live pidfd of our child; info is a valid out pointer.
-        let r = unsafe { libc::waitid(libc::P_PIDFD, pidfd as libc::id_t, &mut info, libc::WEXITED | extra) };
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                pidfd as libc::id_t,
+                &mut info,
+                libc::WEXITED | extra,
+            )
+        };
         if r == 0 {
             // SAFETY: waitid succeeded; si_pid is 0 when WNOHANG found nothing.
             let pid = unsafe { info.si_pid() };
@@ -258,7 +284,11 @@ fn read_zygote_status(fd: &OwnedFd) -> io::Result<ExitStatus> {
 }
 
 pub(crate) fn poll_readable(fd: i32, timeout_ms: i32) -> io::Result<bool> {
-    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     loop {
         // SAFETY: one valid pollfd.
         let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
@@ -280,7 +310,11 @@ fn read_both(out: Option<File>, err: Option<File>) -> io::Result<(Vec<u8>, Vec<u
         let mut which = Vec::with_capacity(2);
         for (i, f) in files.iter().enumerate() {
             if let Some(f) = f {
-                fds.push(libc::pollfd { fd: f.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                fds.push(libc::pollfd {
+                    fd: f.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
                 which.push(i);
             }
         }

@@ -72,7 +72,16 @@ pub(crate) unsafe extern "C" fn child_entry(arg: *mut c_void) -> c_int {
     if ctx.err_fd >= 0 {
         let bytes = errno.to_ne_bytes();
         // SAFETY: writes 4 bytes from a local array to our own pipe fd.
-        unsafe { sys(libc::SYS_write, ctx.err_fd as usize, bytes.as_ptr() as usize, 4, 0, 0) };
+        unsafe {
+            sys(
+                libc::SYS_write,
+                ctx.err_fd as usize,
+                bytes.as_ptr() as usize,
+                4,
+                0,
+                0,
+            )
+        };
     } else {
         ctx.err.store(errno, Ordering::Release);
     }
@@ -92,6 +101,7 @@ pub(crate) unsafe fn exec_child(ctx: &ChildCtx) -> c_int {
     macro_rules! try_sys {
         ($e:expr) => {{
             // SAFETY: every call site passes pointers from the plan or from this frame.
+            #[allow(unused_unsafe)]
             let r = unsafe { $e };
             if r < 0 {
                 return (-r) as c_int;
@@ -113,7 +123,17 @@ pub(crate) unsafe fn exec_child(ctx: &ChildCtx) -> c_int {
     let above = p.fd_ops.iter().map(|o| o.dst).max().unwrap_or(2) as usize + 1;
     let mut exec_fd = p.exec_fd;
     let mut cwd_fd = p.cwd_fd;
-    let dupfd = |fd: c_int| sys(libc::SYS_fcntl, fd as usize, libc::F_DUPFD_CLOEXEC as usize, above, 0, 0);
+    // SAFETY: F_DUPFD_CLOEXEC only reads integers.
+    let dupfd = |fd: c_int| unsafe {
+        sys(
+            libc::SYS_fcntl,
+            fd as usize,
+            libc::F_DUPFD_CLOEXEC as usize,
+            above,
+            0,
+            0,
+        )
+    };
     if is_target(p, exec_fd) {
         exec_fd = try_sys!(dupfd(exec_fd)) as c_int;
     }
@@ -143,13 +163,27 @@ pub(crate) unsafe fn exec_child(ctx: &ChildCtx) -> c_int {
             op.src
         };
         if src == op.dst {
-            try_sys!(sys(libc::SYS_fcntl, src as usize, libc::F_SETFD as usize, 0, 0, 0));
+            try_sys!(sys(
+                libc::SYS_fcntl,
+                src as usize,
+                libc::F_SETFD as usize,
+                0,
+                0,
+                0
+            ));
         } else {
             try_sys!(sys(libc::SYS_dup2, src as usize, op.dst as usize, 0, 0, 0));
         }
     }
     for &(lo, hi) in p.close_gaps {
-        try_sys!(sys(libc::SYS_close_range, lo as usize, hi as usize, CLOSE_RANGE_CLOEXEC, 0, 0));
+        try_sys!(sys(
+            libc::SYS_close_range,
+            lo as usize,
+            hi as usize,
+            CLOSE_RANGE_CLOEXEC,
+            0,
+            0
+        ));
     }
 
     if cwd_fd >= 0 {
@@ -174,13 +208,31 @@ pub(crate) unsafe fn exec_child(ctx: &ChildCtx) -> c_int {
         try_sys!(sys(libc::SYS_setuid, p.uid as usize, 0, 0, 0, 0));
     }
 
-    let mask = if p.flags & F_SIGMASK != 0 { p.sigmask } else { ctx.parent_mask };
-    try_sys!(sys(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as usize, &mask as *const u64 as usize, 0, 8, 0));
+    let mask = if p.flags & F_SIGMASK != 0 {
+        p.sigmask
+    } else {
+        ctx.parent_mask
+    };
+    try_sys!(sys(
+        libc::SYS_rt_sigprocmask,
+        libc::SIG_SETMASK as usize,
+        &mask as *const u64 as usize,
+        0,
+        8,
+        0
+    ));
 
     if exec_fd >= 0 {
         // SAFETY: "" is a static C string; argv/envp are NULL-terminated arrays from the plan.
         let r = unsafe {
-            sys(libc::SYS_execveat, exec_fd as usize, c"".as_ptr() as usize, p.argv as usize, p.envp as usize, AT_EMPTY_PATH)
+            sys(
+                libc::SYS_execveat,
+                exec_fd as usize,
+                c"".as_ptr() as usize,
+                p.argv as usize,
+                p.envp as usize,
+                AT_EMPTY_PATH,
+            )
         };
         // ENOENT from an fd exec that found its file means a `#!` script whose interpreter
         // could not open /dev/fd/N (our fd is close-on-exec): exec by path instead.
@@ -189,14 +241,28 @@ pub(crate) unsafe fn exec_child(ctx: &ChildCtx) -> c_int {
         }
     }
     // SAFETY: path, argv and envp come from the plan.
-    let r = unsafe { sys(libc::SYS_execve, p.path as usize, p.argv as usize, p.envp as usize, 0, 0) };
+    let r = unsafe {
+        sys(
+            libc::SYS_execve,
+            p.path as usize,
+            p.argv as usize,
+            p.envp as usize,
+            0,
+            0,
+        )
+    };
     (-r) as c_int
 }
 
 /// Resets caught signals to SIG_DFL where needed, ignored ones when asked, and always SIGPIPE
 /// (std does the same: Rust's runtime ignores SIGPIPE and children should not inherit that).
 fn reset_signals(reset_ignored: bool, shared_memory: bool) {
-    let dfl = KSigaction { handler: SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+    let dfl = KSigaction {
+        handler: SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
     for sig in 1..=64usize {
         if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize {
             continue;
@@ -204,17 +270,41 @@ fn reset_signals(reset_ignored: bool, shared_memory: bool) {
         if !(shared_memory || reset_ignored || sig == libc::SIGPIPE as usize) {
             continue;
         }
-        let mut old = KSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+        let mut old = KSigaction {
+            handler: 0,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
         // SAFETY: reads the disposition into a local struct of the kernel's layout.
-        let r = unsafe { sys(libc::SYS_rt_sigaction, sig, 0, &mut old as *mut _ as usize, 8, 0) };
+        let r = unsafe {
+            sys(
+                libc::SYS_rt_sigaction,
+                sig,
+                0,
+                &mut old as *mut _ as usize,
+                8,
+                0,
+            )
+        };
         if r < 0 {
             continue;
         }
         let caught = old.handler != SIG_DFL && old.handler != SIG_IGN;
-        let ignored_to_reset = old.handler == SIG_IGN && (reset_ignored || sig == libc::SIGPIPE as usize);
+        let ignored_to_reset =
+            old.handler == SIG_IGN && (reset_ignored || sig == libc::SIGPIPE as usize);
         if caught || ignored_to_reset {
             // SAFETY: installs SIG_DFL from a local struct.
-            unsafe { sys(libc::SYS_rt_sigaction, sig, &dfl as *const _ as usize, 0, 8, 0) };
+            unsafe {
+                sys(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &dfl as *const _ as usize,
+                    0,
+                    8,
+                    0,
+                )
+            };
         }
     }
 }

@@ -93,7 +93,8 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
@@ -105,7 +106,8 @@ impl Command {
 
     pub fn env<K: AsRef<OsStr>, V: AsRef<OsStr>>(&mut self, key: K, val: V) -> &mut Self {
         self.touch_env(key.as_ref());
-        self.env.insert(key.as_ref().to_owned(), Some(val.as_ref().to_owned()));
+        self.env
+            .insert(key.as_ref().to_owned(), Some(val.as_ref().to_owned()));
         self
     }
 
@@ -183,7 +185,12 @@ impl Command {
 
     /// The child's blocked signals (default: the calling thread's mask).
     pub fn signal_mask(&mut self, blocked: &[i32]) -> &mut Self {
-        self.sigmask = Some(blocked.iter().filter(|s| (1..=64).contains(*s)).fold(0u64, |m, s| m | 1 << (s - 1)));
+        self.sigmask = Some(
+            blocked
+                .iter()
+                .filter(|s| (1..=64).contains(*s))
+                .fold(0u64, |m, s| m | 1 << (s - 1)),
+        );
         self
     }
 
@@ -236,7 +243,8 @@ impl Command {
 
     /// Runs the child to completion, capturing stdout and stderr (stdin defaults to `Null`).
     pub fn output(&mut self) -> io::Result<Output> {
-        self.spawn_with_defaults([Stdio::Null, Stdio::Piped, Stdio::Piped])?.wait_with_output()
+        self.spawn_with_defaults([Stdio::Null, Stdio::Piped, Stdio::Piped])?
+            .wait_with_output()
     }
 
     /// Runs the child to completion and returns its status.
@@ -275,7 +283,11 @@ impl Command {
             pidfd: Some(pidfd),
             handle,
             status: None,
-            timing: Timing { t_enter_ns, t_spawned_ns: monotonic_ns(), t_reaped_ns: None },
+            timing: Timing {
+                t_enter_ns,
+                t_spawned_ns: monotonic_ns(),
+                t_reaped_ns: None,
+            },
             stdin,
             stdout,
             stderr,
@@ -288,16 +300,25 @@ impl Command {
         let bad = nul(&self.program)
             || self.arg0.as_deref().is_some_and(nul)
             || self.args.iter().any(|a| nul(a))
-            || self.env.iter().any(|(k, v)| nul(k) || k.as_bytes().contains(&b'=') || v.as_deref().is_some_and(nul))
+            || self.env.iter().any(|(k, v)| {
+                nul(k) || k.as_bytes().contains(&b'=') || v.as_deref().is_some_and(nul)
+            })
             || self.cwd.as_deref().is_some_and(|c| nul(c.as_os_str()));
         if bad {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "nul byte found in command (or '=' in an env key)"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "nul byte found in command (or '=' in an env key)",
+            ));
         }
         Ok(())
     }
 
     pub(crate) fn setup_stdio(&self, defaults: [Stdio; 3]) -> io::Result<StdioSetup> {
-        let mut s = StdioSetup { maps: Vec::with_capacity(3 + self.fd_maps.len()), keep: Vec::new(), ends: [None, None, None] };
+        let mut s = StdioSetup {
+            maps: Vec::with_capacity(3 + self.fd_maps.len()),
+            keep: Vec::new(),
+            ends: [None, None, None],
+        };
         for (i, d) in defaults.iter().enumerate() {
             match self.stdio[i].unwrap_or(*d) {
                 Stdio::Inherit => {}
@@ -342,8 +363,11 @@ impl Command {
         if !self.env_clear && self.env.is_empty() {
             return Ok(Envp::Inherit);
         }
-        let mut vars: BTreeMap<OsString, OsString> =
-            if self.env_clear { BTreeMap::new() } else { std::env::vars_os().collect() };
+        let mut vars: BTreeMap<OsString, OsString> = if self.env_clear {
+            BTreeMap::new()
+        } else {
+            std::env::vars_os().collect()
+        };
         for (k, v) in &self.env {
             match v {
                 Some(v) => vars.insert(k.clone(), v.clone()),
@@ -364,7 +388,10 @@ impl Command {
     pub(crate) fn plan(&mut self, maps: &[(RawFd, RawFd)]) -> io::Result<Plan> {
         let program = self.program()?;
         let mut argv = Vec::with_capacity(1 + self.args.len());
-        argv.push(to_cstring(self.arg0.as_deref().unwrap_or(&self.program), "argv[0]")?);
+        argv.push(to_cstring(
+            self.arg0.as_deref().unwrap_or(&self.program),
+            "argv[0]",
+        )?);
         for a in &self.args {
             argv.push(to_cstring(a, "argument")?);
         }
@@ -380,13 +407,21 @@ impl Command {
         flags |= if self.pgroup.is_some() { F_PGROUP } else { 0 };
         flags |= if self.uid.is_some() { F_UID } else { 0 };
         flags |= if self.gid.is_some() { F_GID } else { 0 };
-        flags |= if self.reset_signals { F_RESET_SIGNALS } else { 0 };
+        flags |= if self.reset_signals {
+            F_RESET_SIGNALS
+        } else {
+            0
+        };
         flags |= if self.sigmask.is_some() { F_SIGMASK } else { 0 };
         Ok(Plan {
             program,
             argv: CStrArray::new(argv),
             envp: self.envp()?,
-            cwd: self.cwd.as_ref().map(|c| to_cstring(c.as_os_str(), "current_dir")).transpose()?,
+            cwd: self
+                .cwd
+                .as_ref()
+                .map(|c| to_cstring(c.as_os_str(), "current_dir"))
+                .transpose()?,
             ops,
             gaps,
             flags,

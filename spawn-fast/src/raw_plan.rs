@@ -94,7 +94,11 @@ pub(crate) fn build_ops(maps: &[(c_int, c_int)]) -> std::io::Result<Vec<FdOp>> {
             ));
         }
         ops.retain(|o| o.dst != dst);
-        ops.push(FdOp { src, dst, relocate: false });
+        ops.push(FdOp {
+            src,
+            dst,
+            relocate: false,
+        });
     }
     if mark_relocations(&mut ops) > MAX_RELOCATIONS {
         return Err(std::io::Error::new(
@@ -118,7 +122,14 @@ mod tests {
     #[test]
     fn last_mapping_wins() {
         let ops = build_ops(&[(7, 1), (8, 1)]).unwrap();
-        assert_eq!(ops, vec![FdOp { src: 8, dst: 1, relocate: false }]);
+        assert_eq!(
+            ops,
+            vec![FdOp {
+                src: 8,
+                dst: 1,
+                relocate: false
+            }]
+        );
     }
 
     #[test]

@@ -45,7 +45,10 @@ fn reap_loop(ep: RawFd) {
 pub(crate) fn adopt(pidfd: OwnedFd) {
     if let Some(ep) = epoll() {
         let fd = pidfd.into_raw_fd();
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: fd as u64 };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: fd as u64,
+        };
         // SAFETY: registers an fd we own with our epoll instance.
         if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) } == 0 {
             return;

@@ -4,7 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// How to create the child. See the crate docs for the trade-offs and the `Auto` rule.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// fork + execve.

@@ -6,7 +6,7 @@ use aya::maps::{MapData, RingBuf};
 
 use crate::{
     assemble::{Assembler, AssemblerStats},
-    decode::decode,
+    decode::{RawEvent, decode},
     record::SpawnRecord,
 };
 
@@ -14,6 +14,7 @@ pub struct Collector {
     ring: RingBuf<MapData>,
     asm: Assembler,
     decode_errors: u64,
+    fd_names: FdNames,
 }
 
 impl Collector {
@@ -22,6 +23,7 @@ impl Collector {
             ring,
             asm,
             decode_errors: 0,
+            fd_names: FdNames::default(),
         }
     }
 
@@ -61,12 +63,60 @@ impl Collector {
     fn drain(&mut self) {
         while let Some(item) = self.ring.next() {
             match decode(&item) {
-                Ok(ev) => self.asm.push(ev),
+                Ok(mut ev) => {
+                    self.fd_names.observe(&mut ev);
+                    self.asm.push(ev)
+                }
                 Err(e) => {
                     self.decode_errors += 1;
                     log::warn!("undecodable event: {e}");
                 }
             }
+        }
+    }
+}
+
+/// Names for `execveat(fd, "", AT_EMPTY_PATH)`, which carries no file name: the probes cannot
+/// walk kernel structs by offset, so the name is read back from `/proc` while the fd is still
+/// open, in the child or (vfork children share fd numbers with it) in its parent.
+#[derive(Default)]
+struct FdNames {
+    /// child pid -> parent tgid, from TaskNewtask; bounded by exits.
+    parents: std::collections::HashMap<u32, u32>,
+}
+
+const AT_EMPTY_PATH: u32 = 0x1000;
+/// Bound on remembered parents, in case exits are lost.
+const MAX_PARENTS: usize = 65_536;
+
+impl FdNames {
+    fn observe(&mut self, ev: &mut RawEvent) {
+        match ev {
+            RawEvent::TaskNewtask { hdr, child_pid, .. } => {
+                if self.parents.len() >= MAX_PARENTS {
+                    self.parents.clear();
+                }
+                self.parents.insert(*child_pid, hdr.tgid);
+            }
+            RawEvent::ProcessExit { hdr, .. } if hdr.tid == hdr.tgid => {
+                self.parents.remove(&hdr.tgid);
+            }
+            RawEvent::ExecEnter {
+                hdr,
+                fd,
+                flags,
+                filename,
+                ..
+            } if filename.is_empty() && *flags & AT_EMPTY_PATH != 0 => {
+                let owners = [Some(hdr.tgid), self.parents.get(&hdr.tgid).copied()];
+                *filename = owners
+                    .into_iter()
+                    .flatten()
+                    .find_map(|pid| std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok())
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| format!("<fd {fd}>"));
+            }
+            _ => {}
         }
     }
 }

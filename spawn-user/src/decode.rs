@@ -13,35 +13,72 @@ use spawn_common::{COMM_LEN, Event, ExecEvent, FaultEvent, FaultTotals, Header, 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RawEvent {
     /// Parent enters a clone-family syscall. `syscall` is one of `spawn_common::syscall`.
-    CloneEnter { hdr: Header, syscall: u64, flags: u64 },
+    CloneEnter {
+        hdr: Header,
+        syscall: u64,
+        flags: u64,
+    },
     /// A clone-family syscall returns: in the parent `ret` is the child's pid, in the child 0.
     CloneExit { hdr: Header, syscall: u64, ret: i64 },
     /// `task:task_newtask` in the parent: `child_pid` is a tid (a thread's id for CLONE_THREAD).
-    TaskNewtask { hdr: Header, child_pid: u32, flags: u64, comm: String },
+    TaskNewtask {
+        hdr: Header,
+        child_pid: u32,
+        flags: u64,
+        comm: String,
+    },
     /// `sched:sched_process_fork` in the parent.
-    ProcessFork { hdr: Header, child_pid: u32, parent_pid: u32 },
+    ProcessFork {
+        hdr: Header,
+        child_pid: u32,
+        parent_pid: u32,
+    },
     /// `sched:sched_wakeup_new`: the new task `pid` is put on a run queue.
-    WakeupNew { hdr: Header, pid: u32, target_cpu: u32 },
+    WakeupNew {
+        hdr: Header,
+        pid: u32,
+        target_cpu: u32,
+    },
     /// An exec attempt starts.
-    ExecEnter { hdr: Header, syscall: u32, fd: i32, flags: u32, filename: String, comm: String },
+    ExecEnter {
+        hdr: Header,
+        syscall: u32,
+        fd: i32,
+        flags: u32,
+        filename: String,
+        comm: String,
+    },
     /// `sched:sched_prepare_exec`: the file is open, the point of no return is next.
     PrepareExec { hdr: Header },
     /// `mmap:exit_mmap`: the current task tore down an address space.
     ExitMmap { hdr: Header },
     /// `sched:sched_process_exec`: the new image is loaded. `comm` is the new comm.
-    ProcessExec { hdr: Header, old_pid: u32, comm: String },
+    ProcessExec {
+        hdr: Header,
+        old_pid: u32,
+        comm: String,
+    },
     /// An exec attempt returns: 0 or `-errno`.
     ExecExit { hdr: Header, syscall: u64, ret: i64 },
     /// `exit_group(code)` entered.
     ExitGroup { hdr: Header, code: i32 },
     /// `sched:sched_process_exit`; `group_dead` is `None` when this kernel does not say.
-    ProcessExit { hdr: Header, group_dead: Option<bool>, comm: String },
+    ProcessExit {
+        hdr: Header,
+        group_dead: Option<bool>,
+        comm: String,
+    },
     /// wait4/waitid returns: the reaped pid, 0, or `-errno`.
     WaitExit { hdr: Header, syscall: u64, ret: i64 },
     /// A user-space startup mark (`spawn_common::mark`).
     StartupMark { hdr: Header, mark: u64 },
     /// Page-fault totals of one task in one bucket (`spawn_common::fault_bucket`).
-    Faults { hdr: Header, bucket: u32, spawn_pid: u32, totals: FaultTotals },
+    Faults {
+        hdr: Header,
+        bucket: u32,
+        spawn_pid: u32,
+        totals: FaultTotals,
+    },
     /// The spawn API was entered by thread `hdr.tid` (its next clone-family call starts the
     /// `prep` phase here). The probes do not emit it: user-space marks (spawn-fast) or future
     /// uprobes construct it directly, so [`decode`] never returns it.
@@ -94,7 +131,11 @@ pub enum DecodeError {
 fn read<T: Copy>(bytes: &[u8], kind: u32) -> Result<T, DecodeError> {
     let need = size_of::<T>();
     if bytes.len() < need {
-        return Err(DecodeError::Short { kind, len: bytes.len(), need });
+        return Err(DecodeError::Short {
+            kind,
+            len: bytes.len(),
+            need,
+        });
     }
     // SAFETY: the length was checked above, read_unaligned has no alignment requirement, and
     // every T used here (Header, Event, ExecEvent, FaultEvent) is repr(C) plain integers and
@@ -116,7 +157,10 @@ fn comm(c: &[u8; COMM_LEN]) -> String {
 pub fn decode(bytes: &[u8]) -> Result<RawEvent, DecodeError> {
     let need = size_of::<Header>();
     if bytes.len() < need {
-        return Err(DecodeError::ShortHeader { len: bytes.len(), need });
+        return Err(DecodeError::ShortHeader {
+            len: bytes.len(),
+            need,
+        });
     }
     let hdr: Header = read(bytes, 0)?;
     let k = hdr.kind;
@@ -139,7 +183,12 @@ pub fn decode(bytes: &[u8]) -> Result<RawEvent, DecodeError> {
             if f.bucket > spawn_common::fault_bucket::PARENT_AFTER_FORK {
                 return Err(DecodeError::UnknownBucket(f.bucket));
             }
-            Ok(RawEvent::Faults { hdr, bucket: f.bucket, spawn_pid: f.spawn_pid, totals: f.totals })
+            Ok(RawEvent::Faults {
+                hdr,
+                bucket: f.bucket,
+                spawn_pid: f.spawn_pid,
+                totals: f.totals,
+            })
         }
         kind::CLONE_ENTER..=kind::STARTUP_MARK => {
             let e: Event = read(bytes, k)?;
@@ -155,23 +204,49 @@ fn from_event(e: &Event) -> RawEvent {
     // Pids and cpus are u32 in the kernel; the probes widen them into u64 args.
     let (a0, a1) = (e.arg0, e.arg1);
     match hdr.kind {
-        kind::CLONE_ENTER => RawEvent::CloneEnter { hdr, syscall: a0, flags: a1 },
-        kind::CLONE_EXIT => RawEvent::CloneExit { hdr, syscall: a0, ret: a1 as i64 },
-        kind::TASK_NEWTASK => {
-            RawEvent::TaskNewtask { hdr, child_pid: a0 as u32, flags: a1, comm: comm(&e.comm) }
-        }
-        kind::PROCESS_FORK => {
-            RawEvent::ProcessFork { hdr, child_pid: a0 as u32, parent_pid: a1 as u32 }
-        }
-        kind::WAKEUP_NEW => RawEvent::WakeupNew { hdr, pid: a0 as u32, target_cpu: a1 as u32 },
+        kind::CLONE_ENTER => RawEvent::CloneEnter {
+            hdr,
+            syscall: a0,
+            flags: a1,
+        },
+        kind::CLONE_EXIT => RawEvent::CloneExit {
+            hdr,
+            syscall: a0,
+            ret: a1 as i64,
+        },
+        kind::TASK_NEWTASK => RawEvent::TaskNewtask {
+            hdr,
+            child_pid: a0 as u32,
+            flags: a1,
+            comm: comm(&e.comm),
+        },
+        kind::PROCESS_FORK => RawEvent::ProcessFork {
+            hdr,
+            child_pid: a0 as u32,
+            parent_pid: a1 as u32,
+        },
+        kind::WAKEUP_NEW => RawEvent::WakeupNew {
+            hdr,
+            pid: a0 as u32,
+            target_cpu: a1 as u32,
+        },
         kind::PREPARE_EXEC => RawEvent::PrepareExec { hdr },
         kind::EXIT_MMAP => RawEvent::ExitMmap { hdr },
-        kind::PROCESS_EXEC => {
-            RawEvent::ProcessExec { hdr, old_pid: a0 as u32, comm: comm(&e.comm) }
-        }
-        kind::EXEC_EXIT => RawEvent::ExecExit { hdr, syscall: a0, ret: a1 as i64 },
+        kind::PROCESS_EXEC => RawEvent::ProcessExec {
+            hdr,
+            old_pid: a0 as u32,
+            comm: comm(&e.comm),
+        },
+        kind::EXEC_EXIT => RawEvent::ExecExit {
+            hdr,
+            syscall: a0,
+            ret: a1 as i64,
+        },
         // exit_group takes an int; the probe stores it widened.
-        kind::EXIT_GROUP => RawEvent::ExitGroup { hdr, code: a0 as i32 },
+        kind::EXIT_GROUP => RawEvent::ExitGroup {
+            hdr,
+            code: a0 as i32,
+        },
         kind::PROCESS_EXIT => RawEvent::ProcessExit {
             hdr,
             group_dead: match a0 {
@@ -181,7 +256,13 @@ fn from_event(e: &Event) -> RawEvent {
             },
             comm: comm(&e.comm),
         },
-        kind::WAIT_EXIT => RawEvent::WaitExit { hdr, syscall: a0, ret: a1 as i64 },
+        kind::WAIT_EXIT => RawEvent::WaitExit {
+            hdr,
+            syscall: a0,
+            ret: a1 as i64,
+        },
+        // spawn-fast's spawn entry (a uprobe in the parent) opens the `prep` phase.
+        kind::STARTUP_MARK if a0 == spawn_common::mark::SPAWN_ENTER => RawEvent::PrepMark { hdr },
         // STARTUP_MARK: the only kind left in the range decode() sends here.
         _ => RawEvent::StartupMark { hdr, mark: a0 },
     }
@@ -194,90 +275,156 @@ mod tests {
 
     fn bytes_of<T: Copy>(v: &T) -> Vec<u8> {
         // SAFETY: T is one of the repr(C) plain-data structs of spawn-common.
-        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
-            .to_vec()
+        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
     }
 
     fn hdr(kind: u32) -> Header {
-        Header { kind, cpu: 1, ts_ns: 123_456, tid: 42, tgid: 40 }
+        Header {
+            kind,
+            cpu: 1,
+            ts_ns: 123_456,
+            tid: 42,
+            tgid: 40,
+        }
     }
 
     fn ev(kind: u32, a0: u64, a1: u64) -> Vec<u8> {
         let mut comm = [0u8; COMM_LEN];
         comm[..4].copy_from_slice(b"bash");
-        bytes_of(&Event { hdr: hdr(kind), arg0: a0, arg1: a1, arg2: 7, comm })
+        bytes_of(&Event {
+            hdr: hdr(kind),
+            arg0: a0,
+            arg1: a1,
+            arg2: 7,
+            comm,
+        })
     }
 
     #[test]
     fn round_trips_every_fixed_kind() {
         let h = |k| hdr(k);
         let cases = vec![
-            (ev(kind::CLONE_ENTER, syscall::CLONE3, 0x4111), RawEvent::CloneEnter {
-                hdr: h(kind::CLONE_ENTER),
-                syscall: syscall::CLONE3,
-                flags: 0x4111,
-            }),
-            (ev(kind::CLONE_EXIT, syscall::CLONE, (-11i64) as u64), RawEvent::CloneExit {
-                hdr: h(kind::CLONE_EXIT),
-                syscall: syscall::CLONE,
-                ret: -11,
-            }),
-            (ev(kind::TASK_NEWTASK, 77, 0x11), RawEvent::TaskNewtask {
-                hdr: h(kind::TASK_NEWTASK),
-                child_pid: 77,
-                flags: 0x11,
-                comm: "bash".into(),
-            }),
-            (ev(kind::PROCESS_FORK, 77, 40), RawEvent::ProcessFork {
-                hdr: h(kind::PROCESS_FORK),
-                child_pid: 77,
-                parent_pid: 40,
-            }),
-            (ev(kind::WAKEUP_NEW, 77, 1), RawEvent::WakeupNew {
-                hdr: h(kind::WAKEUP_NEW),
-                pid: 77,
-                target_cpu: 1,
-            }),
-            (ev(kind::PREPARE_EXEC, 0, 0), RawEvent::PrepareExec { hdr: h(kind::PREPARE_EXEC) }),
-            (ev(kind::EXIT_MMAP, 0, 0), RawEvent::ExitMmap { hdr: h(kind::EXIT_MMAP) }),
-            (ev(kind::PROCESS_EXEC, 41, 0), RawEvent::ProcessExec {
-                hdr: h(kind::PROCESS_EXEC),
-                old_pid: 41,
-                comm: "bash".into(),
-            }),
-            (ev(kind::EXEC_EXIT, syscall::EXECVE, (-2i64) as u64), RawEvent::ExecExit {
-                hdr: h(kind::EXEC_EXIT),
-                syscall: syscall::EXECVE,
-                ret: -2,
-            }),
-            (ev(kind::EXIT_GROUP, (-1i32) as u32 as u64, 0), RawEvent::ExitGroup {
-                hdr: h(kind::EXIT_GROUP),
-                code: -1,
-            }),
-            (ev(kind::PROCESS_EXIT, 1, 0), RawEvent::ProcessExit {
-                hdr: h(kind::PROCESS_EXIT),
-                group_dead: Some(true),
-                comm: "bash".into(),
-            }),
-            (ev(kind::PROCESS_EXIT, 0, 0), RawEvent::ProcessExit {
-                hdr: h(kind::PROCESS_EXIT),
-                group_dead: Some(false),
-                comm: "bash".into(),
-            }),
-            (ev(kind::PROCESS_EXIT, 2, 0), RawEvent::ProcessExit {
-                hdr: h(kind::PROCESS_EXIT),
-                group_dead: None,
-                comm: "bash".into(),
-            }),
-            (ev(kind::WAIT_EXIT, syscall::WAIT4, 77), RawEvent::WaitExit {
-                hdr: h(kind::WAIT_EXIT),
-                syscall: syscall::WAIT4,
-                ret: 77,
-            }),
-            (ev(kind::STARTUP_MARK, 2, 0), RawEvent::StartupMark {
-                hdr: h(kind::STARTUP_MARK),
-                mark: 2,
-            }),
+            (
+                ev(kind::CLONE_ENTER, syscall::CLONE3, 0x4111),
+                RawEvent::CloneEnter {
+                    hdr: h(kind::CLONE_ENTER),
+                    syscall: syscall::CLONE3,
+                    flags: 0x4111,
+                },
+            ),
+            (
+                ev(kind::CLONE_EXIT, syscall::CLONE, (-11i64) as u64),
+                RawEvent::CloneExit {
+                    hdr: h(kind::CLONE_EXIT),
+                    syscall: syscall::CLONE,
+                    ret: -11,
+                },
+            ),
+            (
+                ev(kind::TASK_NEWTASK, 77, 0x11),
+                RawEvent::TaskNewtask {
+                    hdr: h(kind::TASK_NEWTASK),
+                    child_pid: 77,
+                    flags: 0x11,
+                    comm: "bash".into(),
+                },
+            ),
+            (
+                ev(kind::PROCESS_FORK, 77, 40),
+                RawEvent::ProcessFork {
+                    hdr: h(kind::PROCESS_FORK),
+                    child_pid: 77,
+                    parent_pid: 40,
+                },
+            ),
+            (
+                ev(kind::WAKEUP_NEW, 77, 1),
+                RawEvent::WakeupNew {
+                    hdr: h(kind::WAKEUP_NEW),
+                    pid: 77,
+                    target_cpu: 1,
+                },
+            ),
+            (
+                ev(kind::PREPARE_EXEC, 0, 0),
+                RawEvent::PrepareExec {
+                    hdr: h(kind::PREPARE_EXEC),
+                },
+            ),
+            (
+                ev(kind::EXIT_MMAP, 0, 0),
+                RawEvent::ExitMmap {
+                    hdr: h(kind::EXIT_MMAP),
+                },
+            ),
+            (
+                ev(kind::PROCESS_EXEC, 41, 0),
+                RawEvent::ProcessExec {
+                    hdr: h(kind::PROCESS_EXEC),
+                    old_pid: 41,
+                    comm: "bash".into(),
+                },
+            ),
+            (
+                ev(kind::EXEC_EXIT, syscall::EXECVE, (-2i64) as u64),
+                RawEvent::ExecExit {
+                    hdr: h(kind::EXEC_EXIT),
+                    syscall: syscall::EXECVE,
+                    ret: -2,
+                },
+            ),
+            (
+                ev(kind::EXIT_GROUP, (-1i32) as u32 as u64, 0),
+                RawEvent::ExitGroup {
+                    hdr: h(kind::EXIT_GROUP),
+                    code: -1,
+                },
+            ),
+            (
+                ev(kind::PROCESS_EXIT, 1, 0),
+                RawEvent::ProcessExit {
+                    hdr: h(kind::PROCESS_EXIT),
+                    group_dead: Some(true),
+                    comm: "bash".into(),
+                },
+            ),
+            (
+                ev(kind::PROCESS_EXIT, 0, 0),
+                RawEvent::ProcessExit {
+                    hdr: h(kind::PROCESS_EXIT),
+                    group_dead: Some(false),
+                    comm: "bash".into(),
+                },
+            ),
+            (
+                ev(kind::PROCESS_EXIT, 2, 0),
+                RawEvent::ProcessExit {
+                    hdr: h(kind::PROCESS_EXIT),
+                    group_dead: None,
+                    comm: "bash".into(),
+                },
+            ),
+            (
+                ev(kind::WAIT_EXIT, syscall::WAIT4, 77),
+                RawEvent::WaitExit {
+                    hdr: h(kind::WAIT_EXIT),
+                    syscall: syscall::WAIT4,
+                    ret: 77,
+                },
+            ),
+            (
+                ev(kind::STARTUP_MARK, spawn_common::mark::SPAWN_ENTER, 0),
+                RawEvent::PrepMark {
+                    hdr: h(kind::STARTUP_MARK),
+                },
+            ),
+            (
+                ev(kind::STARTUP_MARK, 2, 0),
+                RawEvent::StartupMark {
+                    hdr: h(kind::STARTUP_MARK),
+                    mark: 2,
+                },
+            ),
         ];
         for (bytes, want) in cases {
             assert_eq!(decode(&bytes), Ok(want.clone()), "{want:?}");
@@ -289,7 +436,10 @@ mod tests {
     }
 
     fn exec_event(name: &[u8], filename_len: u32) -> ExecEvent {
-        let mut e = ExecEvent { hdr: hdr(kind::EXEC_ENTER), ..Default::default() };
+        let mut e = ExecEvent {
+            hdr: hdr(kind::EXEC_ENTER),
+            ..Default::default()
+        };
         e.syscall = syscall::EXECVEAT as u32;
         e.fd = -100;
         e.flags = 0x1000;
@@ -303,14 +453,17 @@ mod tests {
     fn exec_enter_round_trip() {
         let e = exec_event(b"/bin/true", 9);
         let got = decode(&bytes_of(&e));
-        assert_eq!(got, Ok(RawEvent::ExecEnter {
-            hdr: hdr(kind::EXEC_ENTER),
-            syscall: syscall::EXECVEAT as u32,
-            fd: -100,
-            flags: 0x1000,
-            filename: "/bin/true".into(),
-            comm: "sh".into(),
-        }));
+        assert_eq!(
+            got,
+            Ok(RawEvent::ExecEnter {
+                hdr: hdr(kind::EXEC_ENTER),
+                syscall: syscall::EXECVEAT as u32,
+                fd: -100,
+                flags: 0x1000,
+                filename: "/bin/true".into(),
+                comm: "sh".into(),
+            })
+        );
     }
 
     fn filename_of(e: &ExecEvent) -> String {
@@ -329,53 +482,106 @@ mod tests {
         // A shorter length cuts the name.
         assert_eq!(filename_of(&exec_event(b"/bin/true", 4)), "/bin");
         // Invalid UTF-8 is replaced, not an error.
-        assert_eq!(filename_of(&exec_event(b"/tmp/\xff\xfex", 8)), "/tmp/\u{fffd}\u{fffd}x");
+        assert_eq!(
+            filename_of(&exec_event(b"/tmp/\xff\xfex", 8)),
+            "/tmp/\u{fffd}\u{fffd}x"
+        );
         // A NUL inside the claimed length ends the name.
         assert_eq!(filename_of(&exec_event(b"/a\0junk", 7)), "/a");
     }
 
     #[test]
     fn faults_round_trip_and_bad_bucket() {
-        let totals = FaultTotals { count: 10, cow: 4, major: 1, timed: 9, time_ns: 30_000 };
+        let totals = FaultTotals {
+            count: 10,
+            cow: 4,
+            major: 1,
+            timed: 9,
+            time_ns: 30_000,
+        };
         let f = FaultEvent {
             hdr: hdr(kind::FAULTS),
             bucket: fault_bucket::PARENT_AFTER_FORK,
             spawn_pid: 77,
             totals,
         };
-        assert_eq!(decode(&bytes_of(&f)), Ok(RawEvent::Faults {
-            hdr: hdr(kind::FAULTS),
-            bucket: fault_bucket::PARENT_AFTER_FORK,
-            spawn_pid: 77,
-            totals,
-        }));
+        assert_eq!(
+            decode(&bytes_of(&f)),
+            Ok(RawEvent::Faults {
+                hdr: hdr(kind::FAULTS),
+                bucket: fault_bucket::PARENT_AFTER_FORK,
+                spawn_pid: 77,
+                totals,
+            })
+        );
         let bad = FaultEvent { bucket: 9, ..f };
         assert_eq!(decode(&bytes_of(&bad)), Err(DecodeError::UnknownBucket(9)));
     }
 
     #[test]
     fn short_records_are_errors() {
-        assert_eq!(decode(&[]), Err(DecodeError::ShortHeader { len: 0, need: 24 }));
-        assert!(matches!(decode(&[1u8; 23]), Err(DecodeError::ShortHeader { .. })));
+        assert_eq!(
+            decode(&[]),
+            Err(DecodeError::ShortHeader { len: 0, need: 24 })
+        );
+        assert!(matches!(
+            decode(&[1u8; 23]),
+            Err(DecodeError::ShortHeader { .. })
+        ));
         let full = ev(kind::CLONE_ENTER, 1, 0);
         for len in size_of::<Header>()..full.len() {
-            assert_eq!(decode(&full[..len]), Err(DecodeError::Short {
-                kind: kind::CLONE_ENTER,
-                len,
-                need: size_of::<Event>(),
-            }));
+            assert_eq!(
+                decode(&full[..len]),
+                Err(DecodeError::Short {
+                    kind: kind::CLONE_ENTER,
+                    len,
+                    need: size_of::<Event>(),
+                })
+            );
         }
         // An exec record is longer than an Event: an Event-sized exec record is short.
         let e = bytes_of(&exec_event(b"/x", 2));
-        assert!(matches!(decode(&e[..size_of::<Event>()]), Err(DecodeError::Short { .. })));
-        let f = bytes_of(&FaultEvent { hdr: hdr(kind::FAULTS), ..Default::default() });
-        assert!(matches!(decode(&f[..f.len() - 1]), Err(DecodeError::Short { .. })));
+        assert!(matches!(
+            decode(&e[..size_of::<Event>()]),
+            Err(DecodeError::Short { .. })
+        ));
+        let f = bytes_of(&FaultEvent {
+            hdr: hdr(kind::FAULTS),
+            ..Default::default()
+        });
+        assert!(matches!(
+            decode(&f[..f.len() - 1]),
+            Err(DecodeError::Short { .. })
+        ));
     }
 
     #[test]
     fn unknown_kinds_are_errors() {
         for k in [0, 16, 999, u32::MAX] {
             assert_eq!(decode(&ev(k, 0, 0)), Err(DecodeError::UnknownKind(k)));
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for len in 0..400 {
+            let mut buf = vec![0u8; len];
+            for b in &mut buf {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            // Plausible kinds too, so that the per-kind paths see garbage lengths and fields.
+            if len >= 4 {
+                buf[..4].copy_from_slice(&((x % 17) as u32).to_ne_bytes());
+            }
+            let _ = decode(&buf);
+            // Unaligned start.
+            if len > 1 {
+                let _ = decode(&buf[1..]);
+            }
         }
     }
 }

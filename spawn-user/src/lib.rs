@@ -13,3 +13,4 @@ pub mod report;
 pub mod session;
 pub mod stats;
 pub mod tracefs;
+pub mod workload;

@@ -279,6 +279,36 @@ impl Probes {
         }
     }
 
+    /// Attach the `prep` mark to spawn-fast's `spawn_fast_mark_enter` in `binary`, when that
+    /// binary links spawn-fast (the traced command, for instance). Returns whether it did.
+    pub fn attach_prep_mark(&mut self, binary: &std::path::Path) -> bool {
+        let res = (|| -> Result<(), aya::programs::ProgramError> {
+            let p: &mut UProbe = self
+                .ebpf
+                .program_mut("spawn_enter")
+                .ok_or(aya::programs::ProgramError::NotLoaded)?
+                .try_into()?;
+            if p.fd().is_err() {
+                p.load()?;
+            }
+            p.attach("spawn_fast_mark_enter", binary, UProbeScope::AllProcesses)?;
+            Ok(())
+        })();
+        match res {
+            Ok(()) => {
+                self.notes.push(format!(
+                    "prep mark: uprobe spawn_fast_mark_enter in {}",
+                    binary.display()
+                ));
+                true
+            }
+            Err(e) => {
+                log::debug!("no prep mark in {}: {e}", binary.display());
+                false
+            }
+        }
+    }
+
     /// Follow the children of this thread of ours (the one that spawns the traced command).
     pub fn watch_thread(&mut self, tid: u32) -> Result<(), LoadError> {
         let mut watch: Array<&mut MapData, u32> = self

@@ -124,8 +124,9 @@ pub struct Phases {
 
 impl Phases {
     /// Names of the main phases, in time order.
-    pub const MAIN: [&'static str; 8] =
-        ["prep", "copy", "queue", "setup", "exec", "startup", "run", "reap"];
+    pub const MAIN: [&'static str; 8] = [
+        "prep", "copy", "queue", "setup", "exec", "startup", "run", "reap",
+    ];
     /// Names of every phase, in the order of the struct.
     pub const ALL: [&'static str; 15] = [
         "prep",
@@ -390,10 +391,16 @@ mod tests {
 
     #[test]
     fn names_clone_flags() {
-        assert_eq!(clone_flag_names(0x4111), ["CLONE_VM", "CLONE_VFORK", "SIGCHLD"]);
+        assert_eq!(
+            clone_flag_names(0x4111),
+            ["CLONE_VM", "CLONE_VFORK", "SIGCHLD"]
+        );
         assert_eq!(clone_flag_names(17), ["SIGCHLD"]);
         assert_eq!(clone_flag_names(0), Vec::<String>::new());
-        assert_eq!(clone_flag_names(0x10_0000_0000 | 9), ["0x1000000000", "SIG9"]);
+        assert_eq!(
+            clone_flag_names(0x10_0000_0000 | 9),
+            ["0x1000000000", "SIG9"]
+        );
     }
 
     #[test]
@@ -409,7 +416,12 @@ mod tests {
 
     #[test]
     fn phases_main_sum_skips_nulls() {
-        let p = Phases { copy: Some(3), exec: Some(4), exec_load: Some(100), ..Default::default() };
+        let p = Phases {
+            copy: Some(3),
+            exec: Some(4),
+            exec_load: Some(100),
+            ..Default::default()
+        };
         assert_eq!(p.main_sum(), 7);
         assert_eq!(p.get("exec_load"), Some(100));
         assert_eq!(p.get("nope"), None);

@@ -90,6 +90,9 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
         },
     )?;
     let ring = probes.take_events()?;
+    if let Some(path) = resolve_program(&opts.program) {
+        probes.attach_prep_mark(&path);
+    }
     install_signal_handlers();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -202,4 +205,17 @@ fn read_loop(
     }
     records += emit(col.finish(), &mut writer, &mut summary)?;
     Ok((records, col.decode_errors(), summary, writer.into_inner()))
+}
+
+/// The file `execvp` would run for `program` (PATH search for a bare name).
+fn resolve_program(program: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(program);
+    if p.components().count() > 1 {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(p))
+            .find(|c| c.is_file())
+    })
 }

@@ -94,7 +94,10 @@ mod tests {
     #[test]
     fn single_value_is_every_quantile() {
         let mut one = s(&[7]);
-        assert_eq!((one.p10(), one.median(), one.p99()), (Some(7.0), Some(7.0), Some(7.0)));
+        assert_eq!(
+            (one.p10(), one.median(), one.p99()),
+            (Some(7.0), Some(7.0), Some(7.0))
+        );
     }
 
     #[test]

@@ -32,7 +32,9 @@ impl ChildStack {
             )
         };
         if base == libc::MAP_FAILED {
-            return ChildStack { base: std::ptr::null_mut() };
+            return ChildStack {
+                base: std::ptr::null_mut(),
+            };
         }
         // SAFETY: the first page lies inside the mapping we just created.
         unsafe { libc::mprotect(base, PAGE, libc::PROT_NONE) };
@@ -60,7 +62,10 @@ static SUPPORTED: Probe = Probe::new();
 pub(crate) fn clone3_supported() -> bool {
     SUPPORTED.get(|| {
         // Probe with invalid arguments: ENOSYS/EPERM mean "filtered", EINVAL means "present".
-        let mut args = CloneArgs { flags: u64::MAX, ..Default::default() };
+        let mut args = CloneArgs {
+            flags: u64::MAX,
+            ..Default::default()
+        };
         // SAFETY: the flags are invalid, so the kernel rejects the call before creating a task.
         let r = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, 64usize) };
         let e = io::Error::last_os_error().raw_os_error();
@@ -89,7 +94,12 @@ pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
         // until the child has exec'd or exited; the child runs child_entry on its own stack and
         // never returns into our frames; all signals are blocked so no handler runs in it.
         let ret = unsafe {
-            spawn_fast_clone3_run(&mut args, size_of::<CloneArgs>(), child_entry, &ctx as *const _ as *mut _)
+            spawn_fast_clone3_run(
+                &mut args,
+                size_of::<CloneArgs>(),
+                child_entry,
+                &ctx as *const _ as *mut _,
+            )
         };
         drop(block);
         if ret < 0 {
@@ -101,6 +111,10 @@ pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
         }
         // SAFETY: with CLONE_PIDFD the kernel stored a fresh pidfd that we now own.
         let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-        finish(ret as libc::pid_t, Some(pidfd), ctx.err.load(Ordering::Acquire))
+        finish(
+            ret as libc::pid_t,
+            Some(pidfd),
+            ctx.err.load(Ordering::Acquire),
+        )
     })
 }

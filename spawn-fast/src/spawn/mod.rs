@@ -37,7 +37,11 @@ pub(crate) fn spawn_direct(strategy: Strategy, plan: &RawPlan) -> io::Result<Spa
 
 /// Auto for direct children: clone3 when the kernel (or a seccomp filter) allows it, else vfork.
 pub(crate) fn auto_direct() -> Strategy {
-    if clone3_supported() { Strategy::Clone3 } else { Strategy::Vfork }
+    if clone3_supported() {
+        Strategy::Clone3
+    } else {
+        Strategy::Vfork
+    }
 }
 
 /// The first 64 signals of a glibc sigset_t: the kernel's mask on x86_64.
@@ -46,7 +50,12 @@ pub(crate) fn mask_bits(set: &libc::sigset_t) -> u64 {
     unsafe { std::ptr::read_unaligned(set as *const libc::sigset_t as *const u64) }
 }
 
-pub(crate) fn new_ctx<'a>(plan: &'a RawPlan<'a>, parent_mask: u64, err_fd: i32, shared: bool) -> ChildCtx<'a> {
+pub(crate) fn new_ctx<'a>(
+    plan: &'a RawPlan<'a>,
+    parent_mask: u64,
+    err_fd: i32,
+    shared: bool,
+) -> ChildCtx<'a> {
     ChildCtx {
         plan,
         parent_mask,

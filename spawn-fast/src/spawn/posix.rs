@@ -24,7 +24,11 @@ impl Drop for Attr {
 }
 
 fn check(r: libc::c_int) -> io::Result<()> {
-    if r == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(r)) }
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(r))
+    }
 }
 
 pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
@@ -72,7 +76,7 @@ pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
             flags |= libc::POSIX_SPAWN_SETPGROUP;
         }
         if plan.flags & F_SETSID != 0 {
-            flags |= libc::POSIX_SPAWN_SETSID;
+            flags |= libc::POSIX_SPAWN_SETSID as libc::c_int;
         }
         check(libc::posix_spawnattr_setflags(at_p, flags as libc::c_short))?;
 
@@ -99,15 +103,24 @@ pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
         }
         for &(lo, hi) in plan.close_gaps {
             if hi == u32::MAX {
-                check(libc::posix_spawn_file_actions_addclosefrom_np(fa_p, lo as libc::c_int))?;
+                check(libc::posix_spawn_file_actions_addclosefrom_np(
+                    fa_p,
+                    lo as libc::c_int,
+                ))?;
             } else {
                 for fd in lo..=hi {
-                    check(libc::posix_spawn_file_actions_addclose(fa_p, fd as libc::c_int))?;
+                    check(libc::posix_spawn_file_actions_addclose(
+                        fa_p,
+                        fd as libc::c_int,
+                    ))?;
                 }
             }
         }
         if plan.cwd_fd >= 0 {
-            check(libc::posix_spawn_file_actions_addfchdir_np(fa_p, plan.cwd_fd))?;
+            check(libc::posix_spawn_file_actions_addfchdir_np(
+                fa_p,
+                plan.cwd_fd,
+            ))?;
         }
         if !plan.cwd.is_null() {
             check(libc::posix_spawn_file_actions_addchdir_np(fa_p, plan.cwd))?;
@@ -118,7 +131,14 @@ pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
     marks::spawn_fast_mark_clone(0);
     // SAFETY: path/argv/envp are NUL-terminated data owned by the plan; fa/attr are initialised.
     let r = unsafe {
-        libc::posix_spawn(&mut pid, plan.path, fa_p, at_p, plan.argv as *const *mut libc::c_char, plan.envp as *const *mut libc::c_char)
+        libc::posix_spawn(
+            &mut pid,
+            plan.path,
+            fa_p,
+            at_p,
+            plan.argv as *const *mut libc::c_char,
+            plan.envp as *const *mut libc::c_char,
+        )
     };
     check(r)?;
     finish(pid, None, 0)

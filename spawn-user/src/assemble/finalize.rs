@@ -88,7 +88,11 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
     let exec_exit = success.and_then(|i| s.attempts[i].exit);
 
     // Startup marks: __libc_start_main ends startup, the last loader mark before it splits it.
-    let libc = s.marks.iter().find(|m| m.1 == mark::LIBC_START_MAIN).map(|m| m.0);
+    let libc = s
+        .marks
+        .iter()
+        .find(|m| m.1 == mark::LIBC_START_MAIN)
+        .map(|m| m.0);
     let last_dl = s
         .marks
         .iter()
@@ -133,7 +137,9 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
         p.exec_load = span(a.exit_mmap.or(a.prepare), a.process_exec);
         p.exec_finish = span(a.process_exec, Some(exit));
         if a.prepare.is_some() && a.process_exec.is_some() && a.exit_mmap.is_none() {
-            let shared = s.clone_flags.is_some_and(|f| f & clone_flags::CLONE_VM != 0);
+            let shared = s
+                .clone_flags
+                .is_some_and(|f| f & clone_flags::CLONE_VM != 0);
             notes.push(if shared && i == 0 {
                 "exec teardown: none (the old address space was the parent's: CLONE_VM/vfork)"
                     .into()
@@ -174,13 +180,19 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
                 })
                 .collect(),
             execs: successes.len() as u32,
-            final_filename: successes.last().filter(|_| successes.len() > 1).map(|a| a.filename.clone()),
+            final_filename: successes
+                .last()
+                .filter(|_| successes.len() > 1)
+                .map(|a| a.filename.clone()),
         }
     });
     if let Some(e) = &exec
         && e.ret.is_some_and(|r| r < 0)
     {
-        notes.push(format!("exec failed: {}", e.errno_name.as_deref().unwrap_or("?")));
+        notes.push(format!(
+            "exec failed: {}",
+            e.errno_name.as_deref().unwrap_or("?")
+        ));
     }
     if s.attempts.last().is_some_and(|a| a.open()) {
         notes.push("exec had not returned".into());
@@ -200,9 +212,14 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
         Close::Normal => {}
         Close::NoParent => notes.push("exited; no waiting parent seen".into()),
         Close::ReapTimeout(ns) => {
-            notes.push(format!("not reaped within {} ms of its exit", ns / 1_000_000));
+            notes.push(format!(
+                "not reaped within {} ms of its exit",
+                ns / 1_000_000
+            ));
         }
-        Close::TraceEnd if s.exit.is_none() => notes.push("still running when tracing stopped".into()),
+        Close::TraceEnd if s.exit.is_none() => {
+            notes.push("still running when tracing stopped".into())
+        }
         Close::TraceEnd if !s.thread && s.reap.is_none() => {
             notes.push("not reaped when tracing stopped".into());
         }

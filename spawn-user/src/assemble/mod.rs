@@ -17,7 +17,7 @@ use crate::record::SpawnRecord;
 mod finalize;
 mod spawn;
 #[cfg(test)]
-mod synth;
+pub(crate) mod synth;
 #[cfg(test)]
 mod tests;
 
@@ -162,7 +162,11 @@ impl Assembler {
         }
         self.seq += 1;
         self.newest = self.newest.max(ts);
-        self.queue.push(Reverse(Queued { ts, seq: self.seq, ev }));
+        self.queue.push(Reverse(Queued {
+            ts,
+            seq: self.seq,
+            ev,
+        }));
         self.apply_until(self.newest.saturating_sub(self.cfg.reorder_window_ns));
     }
 
@@ -180,7 +184,10 @@ impl Assembler {
         let cfg = self.cfg;
         let mut done: Vec<(u32, Close)> = Vec::new();
         for (&key, s) in &self.tasks {
-            let close = if s.end_ts().is_some_and(|e| e.saturating_add(cfg.grace_ns) <= now) {
+            let close = if s
+                .end_ts()
+                .is_some_and(|e| e.saturating_add(cfg.grace_ns) <= now)
+            {
                 Some(Close::Normal)
             } else if let Some(exit) = s.exit.filter(|_| s.reap.is_none() && !s.thread) {
                 let orphan = s.parent_dead || s.ppid.is_none();
@@ -211,7 +218,14 @@ impl Assembler {
         let keys: Vec<u32> = self.tasks.keys().copied().collect();
         for key in keys {
             let ended = self.tasks.get(&key).is_some_and(|s| s.end_ts().is_some());
-            self.close(key, if ended { Close::Normal } else { Close::TraceEnd });
+            self.close(
+                key,
+                if ended {
+                    Close::Normal
+                } else {
+                    Close::TraceEnd
+                },
+            );
         }
         self.pending.clear();
         self.prep.clear();
@@ -262,9 +276,21 @@ impl Assembler {
             }
             RawEvent::CloneEnter { hdr, syscall, .. } => {
                 let prep = self.prep.remove(&hdr.tid);
-                self.pending.insert(hdr.tid, PendingClone { ts: hdr.ts_ns, syscall, prep });
+                self.pending.insert(
+                    hdr.tid,
+                    PendingClone {
+                        ts: hdr.ts_ns,
+                        syscall,
+                        prep,
+                    },
+                );
             }
-            RawEvent::TaskNewtask { hdr, child_pid, flags, comm } => {
+            RawEvent::TaskNewtask {
+                hdr,
+                child_pid,
+                flags,
+                comm,
+            } => {
                 self.close(child_pid, Close::Reused);
                 let pc = self.pending.get(&hdr.tid).copied();
                 let mut s = Spawn::new(child_pid);
@@ -284,7 +310,9 @@ impl Assembler {
                         s.clone_syscall = Some(pc.syscall);
                         s.prep = pc.prep;
                     }
-                    None => s.notes.push("clone entry not seen (began before tracing)".into()),
+                    None => s
+                        .notes
+                        .push("clone entry not seen (began before tracing)".into()),
                 }
                 self.tasks.insert(child_pid, s);
             }
@@ -299,9 +327,19 @@ impl Assembler {
                 }
             }
             RawEvent::CloneExit { hdr, ret, .. } => self.clone_exit(hdr, ret),
-            RawEvent::ExecEnter { hdr, syscall, filename, .. } => {
+            RawEvent::ExecEnter {
+                hdr,
+                syscall,
+                filename,
+                ..
+            } => {
                 let s = self.child(hdr.tgid);
-                s.attempts.push(Attempt { enter: hdr.ts_ns, syscall, filename, ..Default::default() });
+                s.attempts.push(Attempt {
+                    enter: hdr.ts_ns,
+                    syscall,
+                    filename,
+                    ..Default::default()
+                });
             }
             RawEvent::PrepareExec { hdr } => {
                 if let Some(a) = self.child(hdr.tgid).open_attempt() {
@@ -334,9 +372,11 @@ impl Assembler {
             RawEvent::ExitGroup { hdr, code } => {
                 self.child(hdr.tgid).exit_code = Some(code);
             }
-            RawEvent::ProcessExit { hdr, group_dead, comm } => {
-                self.process_exit(hdr, group_dead, comm)
-            }
+            RawEvent::ProcessExit {
+                hdr,
+                group_dead,
+                comm,
+            } => self.process_exit(hdr, group_dead, comm),
             RawEvent::WaitExit { hdr, ret, .. } => {
                 let Ok(pid) = u32::try_from(ret) else { return };
                 if let Some(s) = self.tasks.get_mut(&pid).filter(|s| !s.thread && pid != 0)
@@ -355,7 +395,12 @@ impl Assembler {
                     s.marks.push((hdr.ts_ns, mark));
                 }
             }
-            RawEvent::Faults { hdr, bucket, spawn_pid, totals } => {
+            RawEvent::Faults {
+                hdr,
+                bucket,
+                spawn_pid,
+                totals,
+            } => {
                 let target = if bucket == fault_bucket::PARENT_AFTER_FORK {
                     spawn_pid
                 } else {

@@ -57,7 +57,10 @@ pub(crate) struct Spawn {
 
 impl Spawn {
     pub fn new(pid: u32) -> Self {
-        Spawn { pid, ..Default::default() }
+        Spawn {
+            pid,
+            ..Default::default()
+        }
     }
 
     /// The end of its life was seen (its exit, for a process; its exit, for a thread).
@@ -78,7 +81,8 @@ impl Spawn {
     /// Startup marks belong to the first successful image only: none before it, none once a
     /// later exec started (`sh -c 'exec prog'` would otherwise mix two programs' loaders).
     pub fn accepts_marks(&self) -> bool {
-        self.first_success().is_some_and(|i| i + 1 == self.attempts.len())
+        self.first_success()
+            .is_some_and(|i| i + 1 == self.attempts.len())
     }
 
     /// When this record can be considered over, for the grace window: the reap, or for a

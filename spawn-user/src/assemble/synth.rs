@@ -12,7 +12,13 @@ pub(crate) fn proc(pid: u32) -> Task {
 }
 
 fn hdr(kind: u32, t_us: u64, task: Task) -> Header {
-    Header { kind, cpu: 0, ts_ns: t_us * 1000, tid: task.0, tgid: task.1 }
+    Header {
+        kind,
+        cpu: 0,
+        ts_ns: t_us * 1000,
+        tid: task.0,
+        tgid: task.1,
+    }
 }
 
 #[derive(Default)]
@@ -27,7 +33,11 @@ impl Stream {
     }
 
     pub fn clone_enter(&mut self, t: u64, p: Task, sc: u64, flags: u64) -> &mut Self {
-        self.push(RawEvent::CloneEnter { hdr: hdr(kind::CLONE_ENTER, t, p), syscall: sc, flags })
+        self.push(RawEvent::CloneEnter {
+            hdr: hdr(kind::CLONE_ENTER, t, p),
+            syscall: sc,
+            flags,
+        })
     }
     pub fn newtask(&mut self, t: u64, p: Task, child: u32, flags: u64, comm: &str) -> &mut Self {
         self.push(RawEvent::TaskNewtask {
@@ -45,10 +55,18 @@ impl Stream {
         })
     }
     pub fn wakeup(&mut self, t: u64, p: Task, child: u32) -> &mut Self {
-        self.push(RawEvent::WakeupNew { hdr: hdr(kind::WAKEUP_NEW, t, p), pid: child, target_cpu: 1 })
+        self.push(RawEvent::WakeupNew {
+            hdr: hdr(kind::WAKEUP_NEW, t, p),
+            pid: child,
+            target_cpu: 1,
+        })
     }
     pub fn clone_exit(&mut self, t: u64, task: Task, ret: i64) -> &mut Self {
-        self.push(RawEvent::CloneExit { hdr: hdr(kind::CLONE_EXIT, t, task), syscall: syscall::CLONE, ret })
+        self.push(RawEvent::CloneExit {
+            hdr: hdr(kind::CLONE_EXIT, t, task),
+            syscall: syscall::CLONE,
+            ret,
+        })
     }
     pub fn exec_enter(&mut self, t: u64, task: Task, file: &str) -> &mut Self {
         self.push(RawEvent::ExecEnter {
@@ -61,10 +79,14 @@ impl Stream {
         })
     }
     pub fn prepare(&mut self, t: u64, task: Task) -> &mut Self {
-        self.push(RawEvent::PrepareExec { hdr: hdr(kind::PREPARE_EXEC, t, task) })
+        self.push(RawEvent::PrepareExec {
+            hdr: hdr(kind::PREPARE_EXEC, t, task),
+        })
     }
     pub fn exit_mmap(&mut self, t: u64, task: Task) -> &mut Self {
-        self.push(RawEvent::ExitMmap { hdr: hdr(kind::EXIT_MMAP, t, task) })
+        self.push(RawEvent::ExitMmap {
+            hdr: hdr(kind::EXIT_MMAP, t, task),
+        })
     }
     pub fn process_exec(&mut self, t: u64, task: Task, comm: &str) -> &mut Self {
         self.push(RawEvent::ProcessExec {
@@ -74,20 +96,41 @@ impl Stream {
         })
     }
     pub fn exec_exit(&mut self, t: u64, task: Task, ret: i64) -> &mut Self {
-        self.push(RawEvent::ExecExit { hdr: hdr(kind::EXEC_EXIT, t, task), syscall: syscall::EXECVE, ret })
+        self.push(RawEvent::ExecExit {
+            hdr: hdr(kind::EXEC_EXIT, t, task),
+            syscall: syscall::EXECVE,
+            ret,
+        })
     }
     /// A complete successful exec: enter, prepare, exit_mmap (unless `shared_mm`), load, exit.
-    pub fn exec_ok(&mut self, t: u64, task: Task, file: &str, comm: &str, shared_mm: bool) -> &mut Self {
+    pub fn exec_ok(
+        &mut self,
+        t: u64,
+        task: Task,
+        file: &str,
+        comm: &str,
+        shared_mm: bool,
+    ) -> &mut Self {
         self.exec_enter(t, task, file).prepare(t + 100, task);
         if !shared_mm {
             self.exit_mmap(t + 250, task);
         }
-        self.process_exec(t + 300, task, comm).exec_exit(t + 320, task, 0)
+        self.process_exec(t + 300, task, comm)
+            .exec_exit(t + 320, task, 0)
     }
     pub fn exit_group(&mut self, t: u64, task: Task, code: i32) -> &mut Self {
-        self.push(RawEvent::ExitGroup { hdr: hdr(kind::EXIT_GROUP, t, task), code })
+        self.push(RawEvent::ExitGroup {
+            hdr: hdr(kind::EXIT_GROUP, t, task),
+            code,
+        })
     }
-    pub fn process_exit(&mut self, t: u64, task: Task, group_dead: Option<bool>, comm: &str) -> &mut Self {
+    pub fn process_exit(
+        &mut self,
+        t: u64,
+        task: Task,
+        group_dead: Option<bool>,
+        comm: &str,
+    ) -> &mut Self {
         self.push(RawEvent::ProcessExit {
             hdr: hdr(kind::PROCESS_EXIT, t, task),
             group_dead,
@@ -95,24 +138,53 @@ impl Stream {
         })
     }
     pub fn wait_exit(&mut self, t: u64, p: Task, ret: i64) -> &mut Self {
-        self.push(RawEvent::WaitExit { hdr: hdr(kind::WAIT_EXIT, t, p), syscall: syscall::WAIT4, ret })
+        self.push(RawEvent::WaitExit {
+            hdr: hdr(kind::WAIT_EXIT, t, p),
+            syscall: syscall::WAIT4,
+            ret,
+        })
     }
     pub fn mark(&mut self, t: u64, task: Task, mark: u64) -> &mut Self {
-        self.push(RawEvent::StartupMark { hdr: hdr(kind::STARTUP_MARK, t, task), mark })
+        self.push(RawEvent::StartupMark {
+            hdr: hdr(kind::STARTUP_MARK, t, task),
+            mark,
+        })
     }
-    pub fn faults(&mut self, t: u64, task: Task, bucket: u32, spawn_pid: u32, count: u64, cow: u64) -> &mut Self {
+    pub fn faults(
+        &mut self,
+        t: u64,
+        task: Task,
+        bucket: u32,
+        spawn_pid: u32,
+        count: u64,
+        cow: u64,
+    ) -> &mut Self {
         self.push(RawEvent::Faults {
             hdr: hdr(kind::FAULTS, t, task),
             bucket,
             spawn_pid,
-            totals: FaultTotals { count, cow, major: 0, timed: count, time_ns: count * 3000 },
+            totals: FaultTotals {
+                count,
+                cow,
+                major: 0,
+                timed: count,
+                time_ns: count * 3000,
+            },
         })
     }
 
     /// Parent side of a clone up to the wakeup, and the child's first run:
     /// enter at `t`, newtask +100, process_fork +110, wakeup +120, child runs +150.
     /// The parent's clone exit is left to the caller (its place differs for vfork).
-    pub fn fork(&mut self, t: u64, p: Task, child: u32, sc: u64, flags: u64, comm: &str) -> &mut Self {
+    pub fn fork(
+        &mut self,
+        t: u64,
+        p: Task,
+        child: u32,
+        sc: u64,
+        flags: u64,
+        comm: &str,
+    ) -> &mut Self {
         self.clone_enter(t, p, sc, flags)
             .newtask(t + 100, p, child, flags, comm)
             .process_fork(t + 110, p, child)

@@ -41,7 +41,10 @@ fn plain_fork_exec_phases_sum_to_wall_time() {
     assert_eq!(r.kind, SpawnKind::Exec);
     assert!(r.complete, "{r:#?}");
     assert_eq!(r.ppid, Some(100));
-    assert_eq!((r.comm.as_str(), r.parent_comm.as_deref()), ("true", Some("bash")));
+    assert_eq!(
+        (r.comm.as_str(), r.parent_comm.as_deref()),
+        ("true", Some("bash"))
+    );
     assert_eq!(r.clone_syscall, Some(CloneSyscall::Clone));
     assert_eq!(r.clone_flag_names, ["SIGCHLD"]);
     assert_eq!(r.t_start_ns, Some(1000 * US));
@@ -70,6 +73,585 @@ fn plain_fork_exec_phases_sum_to_wall_time() {
     assert_eq!(r.faults.parent_after_fork.count, 4);
     assert_eq!(r.startup_note, None);
     let e = r.exec.as_ref().expect("exec info");
-    assert_eq!((e.filename.as_str(), e.ret, e.execs), ("/bin/true", Some(0), 1));
+    assert_eq!(
+        (e.filename.as_str(), e.ret, e.execs),
+        ("/bin/true", Some(0), 1)
+    );
     assert!(r.notes.is_empty(), "{:?}", r.notes);
+}
+
+/// The main phases partition the record's span exactly.
+fn assert_partition(r: &SpawnRecord) {
+    let (Some(t0), Some(t1)) = (r.t_start_ns, r.t_end_ns) else {
+        panic!("no span: {r:#?}");
+    };
+    assert_eq!(r.phases_ns.main_sum(), t1 - t0, "{:#?}", r.phases_ns);
+    assert_eq!(r.total_ns, Some(t1 - t0));
+}
+
+#[test]
+fn vfork_parent_returns_after_child_exec() {
+    let (p, c) = (proc(200), proc(201));
+    let vf = cf::CLONE_VM | cf::CLONE_VFORK | cf::SIGCHLD;
+    let mut s = Stream::default();
+    s.fork(0, p, 201, syscall::VFORK, vf, "sh")
+        .exec_ok(200, c, "/usr/bin/env", "env", true)
+        // The parent resumes only once the child's exec has loaded the new image.
+        .clone_exit(540, p, 201)
+        .process_exit(900, c, Some(true), "env")
+        .wait_exit(950, p, 201);
+    let recs = run(&s);
+    let r = one(&recs, 201);
+    assert!(r.complete, "{r:#?}");
+    assert_partition(r);
+    assert_eq!(r.clone_syscall, Some(CloneSyscall::Vfork));
+    assert_eq!(r.clone_flag_names, ["CLONE_VM", "CLONE_VFORK", "SIGCHLD"]);
+    // The clone syscall spans the child's setup and exec.
+    assert_eq!(r.clone_syscall_ns, Some(540 * US));
+    assert_eq!(r.phases_ns.exec_teardown, None);
+    assert_eq!(
+        r.phases_ns.exec_load,
+        Some(200 * US),
+        "prepare -> process_exec"
+    );
+    assert!(
+        r.notes.iter().any(|n| n.contains("CLONE_VM/vfork")),
+        "{:?}",
+        r.notes
+    );
+    assert_eq!(
+        r.startup_note.as_deref(),
+        Some("no glibc startup marks (static or non-glibc program)")
+    );
+    assert_eq!(r.phases_ns.startup, None);
+    // Without startup marks the run starts at the exec's return.
+    assert_eq!(r.phases_ns.run, Some((900 - 520) * US));
+}
+
+#[test]
+fn events_out_of_order_across_cpus() {
+    let (p, c) = (proc(300), proc(301));
+    let mut s = Stream::default();
+    s.fork(0, p, 301, syscall::CLONE3, cf::SIGCHLD, "make")
+        .clone_exit(160, p, 301)
+        .exec_ok(200, c, "/bin/cc", "cc", false)
+        .process_exit(700, c, Some(true), "cc")
+        .wait_exit(720, p, 301);
+    // Arrival order: the child's events (another CPU) overtake the parent's by a few µs, and
+    // the child's first run carries a timestamp 2 µs *before* the parent's wakeup_new.
+    let mut ev = s.events.clone();
+    let first_run = ev
+        .iter()
+        .position(|e| matches!(e, RawEvent::CloneExit { ret: 0, .. }));
+    let Some(i) = first_run else {
+        panic!("no first run")
+    };
+    let mut fr = ev.remove(i);
+    if let RawEvent::CloneExit { hdr, .. } = &mut fr {
+        hdr.ts_ns = 118 * US;
+    }
+    ev.insert(1, fr); // right after clone entry: before newtask and wakeup
+    let mut a = Assembler::new();
+    for e in ev {
+        a.push(e);
+    }
+    let recs = a.finish();
+    let r = one(&recs, 301);
+    assert!(r.complete, "{r:#?}");
+    assert_partition(r);
+    // The inverted boundary is clamped: no negative queue, nothing lost from the sum.
+    assert_eq!(r.phases_ns.queue, Some(0));
+    assert_eq!(r.phases_ns.copy, Some(120 * US));
+    assert_eq!(r.phases_ns.setup, Some(80 * US));
+    assert!(
+        r.notes.iter().all(|n| !n.contains("partial")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[test]
+fn pid_reuse_gives_two_records() {
+    let (p, c) = (proc(400), proc(401));
+    let mut s = Stream::default();
+    s.fork(0, p, 401, syscall::CLONE, cf::SIGCHLD, "sh")
+        .exec_ok(200, c, "/bin/a", "a", false)
+        .process_exit(600, c, Some(true), "a")
+        .wait_exit(610, p, 401)
+        .fork(700, p, 401, syscall::CLONE, cf::SIGCHLD, "sh")
+        .exec_ok(900, c, "/bin/b", "b", false)
+        .process_exit(1500, c, Some(true), "b")
+        .wait_exit(1510, p, 401);
+    let recs = run(&s);
+    assert_eq!(recs.len(), 2, "{recs:#?}");
+    assert_eq!(recs[0].program(), Some("a"));
+    assert_eq!(recs[1].program(), Some("b"));
+    for r in &recs {
+        assert!(r.complete, "{r:#?}");
+        assert_partition(r);
+    }
+    assert_eq!(recs[1].t_start_ns, Some(700 * US));
+    assert_eq!(recs[1].total_ns, Some(810 * US));
+
+    // A reuse whose old record never exited (lost events) closes the old one, flagged.
+    let mut s = Stream::default();
+    s.fork(0, p, 401, syscall::CLONE, cf::SIGCHLD, "sh")
+        .fork(700, p, 401, syscall::CLONE, cf::SIGCHLD, "sh")
+        .process_exit(900, c, Some(true), "sh")
+        .wait_exit(910, p, 401);
+    let recs = run(&s);
+    assert_eq!(recs.len(), 2);
+    assert!(!recs[0].complete);
+    assert!(
+        recs[0].notes.iter().any(|n| n.contains("pid reused")),
+        "{:?}",
+        recs[0].notes
+    );
+    assert!(
+        recs[1].complete && recs[1].kind == SpawnKind::ForkOnly,
+        "{:#?}",
+        recs[1]
+    );
+}
+
+#[test]
+fn failed_execs_then_success_like_a_shell_path_search() {
+    let (p, c) = (proc(500), proc(501));
+    let mut s = Stream::default();
+    s.fork(0, p, 501, syscall::CLONE, cf::SIGCHLD, "bash")
+        .exec_enter(200, c, "/usr/local/bin/prog")
+        .exec_exit(210, c, -2)
+        .exec_enter(220, c, "/usr/bin/prog")
+        .prepare(230, c)
+        .exec_exit(240, c, -13)
+        .exec_ok(250, c, "/bin/prog", "prog", false)
+        .process_exit(800, c, Some(true), "prog")
+        .wait_exit(810, p, 501);
+    let recs = run(&s);
+    let r = one(&recs, 501);
+    assert_partition(r);
+    assert!(r.complete);
+    let e = r.exec.as_ref().expect("exec");
+    assert_eq!(
+        (e.filename.as_str(), e.ret, e.execs),
+        ("/bin/prog", Some(0), 1)
+    );
+    let got: Vec<(&str, Option<&str>)> = e
+        .attempts
+        .iter()
+        .map(|a| (a.filename.as_str(), a.errno_name.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("/usr/local/bin/prog", Some("ENOENT")),
+            ("/usr/bin/prog", Some("EACCES")),
+            ("/bin/prog", None)
+        ]
+    );
+    // exec spans the failed attempts; the sub-phases describe the successful one.
+    assert_eq!(r.phases_ns.exec, Some((570 - 200) * US));
+    assert_eq!(r.phases_ns.exec_retry, Some(50 * US));
+    assert_eq!(r.phases_ns.exec_open, Some(100 * US));
+    assert_eq!(r.exec_syscall_ns, Some(320 * US));
+    assert!(
+        r.notes.iter().all(|n| !n.contains("failed")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[test]
+fn exec_failing_for_good() {
+    let (p, c) = (proc(510), proc(511));
+    let mut s = Stream::default();
+    s.fork(0, p, 511, syscall::CLONE, cf::SIGCHLD, "python3")
+        .exec_enter(200, c, "./script")
+        .exec_exit(260, c, -8)
+        .exit_group(270, c, 127)
+        .process_exit(280, c, Some(true), "python3")
+        .wait_exit(300, p, 511);
+    let recs = run(&s);
+    let r = one(&recs, 511);
+    assert_eq!(r.kind, SpawnKind::Exec);
+    assert_partition(r);
+    let e = r.exec.as_ref().expect("exec");
+    assert_eq!(
+        (e.ret, e.errno_name.as_deref(), e.execs),
+        (Some(-8), Some("ENOEXEC"), 0)
+    );
+    assert!(
+        r.notes.contains(&"exec failed: ENOEXEC".to_string()),
+        "{:?}",
+        r.notes
+    );
+    assert_eq!(r.phases_ns.exec, Some(60 * US));
+    assert_eq!(r.phases_ns.run, Some(20 * US));
+    assert_eq!(r.exit_code, Some(127));
+    assert_eq!(r.startup_note.as_deref(), Some("no successful exec"));
+}
+
+#[test]
+fn several_execs_in_one_child() {
+    // sh -c 'exec /bin/true': the child execs sh, sh execs true.
+    let (p, c) = (proc(600), proc(601));
+    let mut s = Stream::default();
+    s.fork(0, p, 601, syscall::CLONE, cf::SIGCHLD, "make")
+        .exec_ok(200, c, "/bin/sh", "sh", false)
+        .mark(600, c, mark::DL_DEBUG_STATE)
+        .mark(700, c, mark::LIBC_START_MAIN)
+        .exec_ok(800, c, "/bin/true", "true", false)
+        // The second image's loader marks must not be taken as the first's.
+        .mark(1300, c, mark::DL_DEBUG_STATE)
+        .mark(1400, c, mark::LIBC_START_MAIN)
+        .process_exit(1500, c, Some(true), "true")
+        .wait_exit(1510, p, 601);
+    let recs = run(&s);
+    let r = one(&recs, 601);
+    assert_partition(r);
+    let e = r.exec.as_ref().expect("exec");
+    assert_eq!(e.execs, 2);
+    assert_eq!(e.filename, "/bin/sh");
+    assert_eq!(e.final_filename.as_deref(), Some("/bin/true"));
+    assert_eq!(e.attempts.len(), 2);
+    assert_eq!(r.comm, "true");
+    assert_eq!(r.phases_ns.startup, Some(180 * US));
+    assert_eq!(r.phases_ns.startup_loader, Some(80 * US));
+    assert_eq!(r.phases_ns.startup_init, Some(100 * US));
+    assert_eq!(r.phases_ns.run, Some(800 * US));
+}
+
+#[test]
+fn fork_without_exec_is_a_worker() {
+    let (p, c) = (proc(700), proc(701));
+    let mut s = Stream::default();
+    s.fork(0, p, 701, syscall::FORK, cf::SIGCHLD, "nginx")
+        .clone_exit(160, p, 701)
+        .faults(400, c, fb::CHILD_PRE_EXEC, 701, 12, 9)
+        .exit_group(500, c, 0)
+        .process_exit(510, c, Some(true), "nginx")
+        .wait_exit(530, p, 701);
+    let recs = run(&s);
+    let r = one(&recs, 701);
+    assert_eq!(r.kind, SpawnKind::ForkOnly);
+    assert!(r.complete);
+    assert_partition(r);
+    assert_eq!(
+        (r.phases_ns.setup, r.phases_ns.exec, r.exec.clone()),
+        (None, None, None)
+    );
+    assert_eq!(r.phases_ns.run, Some(360 * US));
+    assert_eq!(r.startup_note, None);
+    assert_eq!(r.faults.child_pre_exec.count, 12);
+    assert_eq!(r.exit_code, Some(0));
+}
+
+#[test]
+fn threads_get_their_own_records() {
+    let p = proc(800);
+    let t = (805, 800);
+    let flags =
+        cf::CLONE_VM | cf::CLONE_FS | cf::CLONE_FILES | cf::CLONE_SIGHAND | cf::CLONE_THREAD;
+    let mut s = Stream::default();
+    s.clone_enter(0, p, syscall::CLONE3, flags)
+        .newtask(40, p, 805, flags, "java")
+        .wakeup(50, p, 805)
+        .clone_exit(55, p, 805)
+        .clone_exit(70, t, 0)
+        // The thread's faults belong to its process, which has no record: not to the thread.
+        .faults(80, t, fb::CHILD_POST_EXEC, 800, 3, 0)
+        .process_exit(500, t, Some(false), "java");
+    let mut a = Assembler::new();
+    for e in &s.events {
+        a.push(e.clone());
+    }
+    let recs = a.finish();
+    assert_eq!(recs.len(), 1, "{recs:#?}");
+    let r = &recs[0];
+    assert_eq!((r.kind, r.pid, r.ppid), (SpawnKind::Thread, 805, Some(800)));
+    assert!(r.complete, "{r:#?}");
+    assert_partition(r);
+    assert_eq!(
+        (r.phases_ns.copy, r.phases_ns.queue, r.phases_ns.run),
+        (Some(50 * US), Some(20 * US), Some(430 * US))
+    );
+    assert_eq!(r.phases_ns.reap, None);
+    assert_eq!(r.faults.child_post_exec.count, 0);
+    assert_eq!(a.stats().unattributed_faults, 1);
+}
+
+#[test]
+fn post_exec_faults_are_summed() {
+    let (p, c) = (proc(900), proc(901));
+    let mut s = Stream::default();
+    s.fork(0, p, 901, syscall::CLONE, cf::SIGCHLD, "sh")
+        .exec_ok(200, c, "/bin/ls", "ls", false)
+        .faults(600, c, fb::CHILD_POST_EXEC, 901, 100, 10)
+        .faults(700, (902, 901), fb::CHILD_POST_EXEC, 902, 50, 5)
+        .process_exit(800, c, Some(true), "ls")
+        .wait_exit(810, p, 901);
+    let r = run(&s).remove(0);
+    let f = r.faults.child_post_exec;
+    assert_eq!(
+        (f.count, f.cow, f.timed, f.time_ns),
+        (150, 15, 150, 450_000)
+    );
+    assert_eq!(r.faults.child_pre_exec.count, 0);
+}
+
+#[test]
+fn parent_faults_after_the_reap_count_within_the_grace_window() {
+    let (p, c) = (proc(1000), proc(1001));
+    let mut s = Stream::default();
+    s.fork(0, p, 1001, syscall::CLONE, cf::SIGCHLD, "redis")
+        .exec_ok(200, c, "/bin/true", "true", false)
+        .process_exit(600, c, Some(true), "true")
+        .wait_exit(610, p, 1001)
+        .faults(612, p, fb::PARENT_AFTER_FORK, 1001, 30, 30)
+        .faults(5000, p, fb::PARENT_AFTER_FORK, 1001, 20, 20);
+    let cfg = AssemblerConfig {
+        reorder_window_ns: 10 * US,
+        grace_ns: 10_000 * US,
+        ..Default::default()
+    };
+    let mut a = Assembler::with_config(cfg);
+    for e in &s.events {
+        a.push(e.clone());
+        // Reaped, but the grace window is still open: nothing is released yet.
+        assert!(a.drain_ready().is_empty());
+    }
+    a.advance_to(10_500 * US);
+    assert!(a.drain_ready().is_empty(), "released before reap + grace");
+    a.advance_to(10_700 * US);
+    let recs = a.drain_ready();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].faults.parent_after_fork.cow, 50);
+    assert_eq!(a.open_records(), 0);
+    assert!(a.finish().is_empty());
+}
+
+#[test]
+fn spawns_in_flight_when_tracing_starts_are_partial() {
+    let (p, c) = (proc(1100), proc(1101));
+    let mut s = Stream::default();
+    // Tracing starts after the fork: the child's exec is the first thing we see.
+    s.exec_ok(200, c, "/bin/date", "date", false)
+        .process_exit(700, c, Some(true), "date")
+        .wait_exit(710, p, 1101);
+    let r = run(&s).remove(0);
+    assert!(!r.complete);
+    assert!(
+        r.notes.iter().any(|n| n.starts_with("partial")),
+        "{:?}",
+        r.notes
+    );
+    assert_eq!((r.t_start_ns, r.total_ns, r.ppid), (None, None, None));
+    assert_eq!(
+        (r.phases_ns.copy, r.phases_ns.queue, r.phases_ns.setup),
+        (None, None, None)
+    );
+    // What was seen is still measured.
+    assert_eq!(r.phases_ns.exec, Some(320 * US));
+    assert_eq!(r.phases_ns.reap, Some(10 * US));
+    assert_eq!(r.kind, SpawnKind::Exec);
+
+    // Only an exit seen: nothing can be said about what it was.
+    let mut s = Stream::default();
+    s.process_exit(50, proc(1200), Some(true), "old");
+    let r = run(&s).remove(0);
+    assert_eq!(r.kind, SpawnKind::Unknown);
+    assert_eq!(r.phases_ns, Default::default());
+}
+
+#[test]
+fn the_traced_command_is_the_root() {
+    let (me, c) = (proc(1300), proc(1301));
+    let mut s = Stream::default();
+    s.fork(
+        0,
+        me,
+        1301,
+        syscall::CLONE3,
+        cf::CLONE_VM | cf::CLONE_VFORK | cf::SIGCHLD,
+        "spawnprof",
+    )
+    .exec_ok(200, c, "/usr/bin/make", "make", true)
+    .clone_exit(530, me, 1301)
+    .process_exit(900, c, Some(true), "make")
+    .wait_exit(910, me, 1301);
+    let mut a = Assembler::new();
+    for e in &s.events {
+        a.push(e.clone());
+    }
+    // The root pid is known only once the spawn returned: set it late.
+    a.set_root(1301);
+    let r = a.finish().remove(0);
+    assert_eq!(r.kind, SpawnKind::Root);
+    assert!(r.complete);
+    assert_eq!(r.parent_comm.as_deref(), Some("spawnprof"));
+    assert_eq!(r.program(), Some("make"));
+}
+
+#[test]
+fn unreaped_children_are_released_and_flagged() {
+    let (p, c, d) = (proc(1400), proc(1401), proc(1402));
+    let mut s = Stream::default();
+    s.fork(0, p, 1401, syscall::CLONE, cf::SIGCHLD, "daemon")
+        .fork(10, p, 1402, syscall::CLONE, cf::SIGCHLD, "daemon")
+        .process_exit(300, p, Some(true), "daemon")
+        .process_exit(400, c, Some(true), "daemon")
+        .process_exit(400, d, Some(true), "daemon");
+    let cfg = AssemblerConfig {
+        reorder_window_ns: 10 * US,
+        grace_ns: 100 * US,
+        reap_timeout_ns: 50_000 * US,
+    };
+    let mut a = Assembler::with_config(cfg);
+    for e in &s.events {
+        a.push(e.clone());
+    }
+    a.advance_to(600 * US);
+    let recs = a.drain_ready();
+    // The parent died first: its children are orphans, released after the grace window.
+    let pids: Vec<u32> = recs.iter().map(|r| r.pid).collect();
+    assert!(pids.contains(&1401) && pids.contains(&1402), "{pids:?}");
+    for r in recs.iter().filter(|r| r.pid != 1400) {
+        assert!(!r.complete);
+        assert!(
+            r.notes
+                .contains(&"exited; no waiting parent seen".to_string()),
+            "{:?}",
+            r.notes
+        );
+        assert_eq!(r.t_end_ns, Some(400 * US));
+    }
+
+    // A living parent that never reaps: released after the reap timeout.
+    let mut s = Stream::default();
+    s.fork(0, p, 1401, syscall::CLONE, cf::SIGCHLD, "sloppy")
+        .process_exit(300, c, Some(true), "x");
+    let mut a = Assembler::with_config(cfg);
+    for e in &s.events {
+        a.push(e.clone());
+    }
+    a.advance_to(40_000 * US);
+    let early = a.drain_ready();
+    assert!(early.is_empty(), "{early:#?}");
+    a.advance_to(50_400 * US);
+    let r = a.drain_ready().remove(0);
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("not reaped within 50 ms")),
+        "{:?}",
+        r.notes
+    );
+
+    // Tracing stops first.
+    let mut s = Stream::default();
+    s.fork(0, p, 1401, syscall::CLONE, cf::SIGCHLD, "sh")
+        .fork(10, p, 1402, syscall::CLONE, cf::SIGCHLD, "sh")
+        .process_exit(300, c, Some(true), "x");
+    let recs = run(&s);
+    assert!(
+        one(&recs, 1401)
+            .notes
+            .contains(&"not reaped when tracing stopped".to_string())
+    );
+    assert!(
+        one(&recs, 1402)
+            .notes
+            .contains(&"still running when tracing stopped".to_string())
+    );
+}
+
+#[test]
+fn prep_mark_starts_the_spawn() {
+    let (p, c) = (proc(1500), proc(1501));
+    let mut s = Stream::default();
+    s.events.push(RawEvent::PrepMark {
+        hdr: spawn_common::Header {
+            kind: 0,
+            cpu: 0,
+            ts_ns: 0,
+            tid: 1500,
+            tgid: 1500,
+        },
+    });
+    s.fork(40, p, 1501, syscall::CLONE, cf::SIGCHLD, "app")
+        .exec_ok(300, c, "/bin/x", "x", false)
+        .process_exit(800, c, Some(true), "x")
+        .wait_exit(820, p, 1501);
+    let r = run(&s).remove(0);
+    assert_eq!(r.phases_ns.prep, Some(40 * US));
+    assert_eq!(r.t_start_ns, Some(0));
+    assert_partition(&r);
+}
+
+#[test]
+fn arbitrary_streams_never_panic_and_complete_records_partition() {
+    // A small deterministic generator: no dependency, same stream every run.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    for _ in 0..200 {
+        let mut s = Stream::default();
+        let mut t = 0;
+        for _ in 0..40 {
+            t += next(50);
+            let pid = 10 + next(4) as u32;
+            let task = if next(5) == 0 {
+                (pid + 100, pid)
+            } else {
+                proc(pid)
+            };
+            let other = 10 + next(4) as u32;
+            match next(13) {
+                0 => s.clone_enter(t, task, syscall::CLONE, cf::SIGCHLD),
+                1 => s.newtask(
+                    t,
+                    task,
+                    other,
+                    if next(3) == 0 { cf::CLONE_THREAD } else { 0 },
+                    "x",
+                ),
+                2 => s.wakeup(t, task, other),
+                3 => s.clone_exit(t, task, next(3) as i64 * i64::from(other)),
+                4 => s.exec_enter(t, task, "/bin/x"),
+                5 => s.prepare(t, task),
+                6 => s.exit_mmap(t, task),
+                7 => s.process_exec(t, task, "x"),
+                8 => s.exec_exit(t, task, -(next(3) as i64)),
+                9 => s.process_exit(
+                    t,
+                    task,
+                    [None, Some(true), Some(false)][next(3) as usize],
+                    "x",
+                ),
+                10 => s.wait_exit(t, task, i64::from(other)),
+                11 => s.mark(t, task, 1 + next(2)),
+                _ => s.faults(t, task, next(3) as u32, other, 1, 1),
+            };
+        }
+        let cfg = AssemblerConfig {
+            reorder_window_ns: 20 * US,
+            grace_ns: 100 * US,
+            reap_timeout_ns: 500 * US,
+        };
+        let mut a = Assembler::with_config(cfg);
+        let mut recs = Vec::new();
+        for e in s.events {
+            a.push(e);
+            recs.extend(a.drain_ready());
+        }
+        recs.extend(a.finish());
+        for r in recs.iter().filter(|r| r.complete) {
+            assert_partition(r);
+        }
+        assert_eq!(a.open_records(), 0);
+    }
 }

@@ -9,9 +9,11 @@ use std::{
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use spawn_fast::Strategy;
 use spawn_user::{
     report::Format,
     session::{self, TraceError, TraceOptions},
+    workload::{self, Workload},
 };
 
 #[derive(Parser)]
@@ -47,13 +49,20 @@ enum Cmd {
     Workload {
         /// Comma-separated: fork, vfork, posix-spawn, clone3, zygote, auto.
         #[arg(long, value_delimiter = ',', default_value = "vfork")]
-        strategy: Vec<String>,
+        strategy: Vec<Strategy>,
         /// Rounds; each round spawns once per strategy.
         #[arg(long, default_value_t = 1)]
         count: usize,
         /// Memory this process writes before spawning, e.g. 256M.
-        #[arg(long, default_value = "0", )]
-        parent_rss: String,
+        #[arg(long, default_value = "0", value_parser = workload::parse_size)]
+        parent_rss: usize,
+        /// Raw fork instead of spawn-fast: the child writes this many ballast pages before
+        /// its execve (known copy-on-write faults).
+        #[arg(long)]
+        child_touch: Option<usize>,
+        /// With --child-touch: pages the parent writes after the fork, before waiting.
+        #[arg(long, default_value_t = 0, requires = "child_touch")]
+        parent_touch: usize,
         /// Print one JSON line per spawn (pid, strategy, wall time) on stderr.
         #[arg(long)]
         report: bool,
@@ -117,7 +126,35 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 Err(e) => Err(e.into()),
             }
         }
-        _ => anyhow::bail!("workload: spawn-fast not ready"),
+        Cmd::Workload {
+            strategy,
+            count,
+            parent_rss,
+            child_touch,
+            parent_touch,
+            report,
+            command,
+        } => {
+            let (program, args) = split(command);
+            let w = Workload {
+                strategies: strategy,
+                count,
+                parent_rss,
+                program,
+                args,
+                child_touch,
+                parent_touch,
+            };
+            let spawned = workload::run(&w).context("running the workload")?;
+            if report {
+                let mut err = io::stderr().lock();
+                for s in &spawned {
+                    writeln!(err, "{}", serde_json::to_string(s)?)?;
+                }
+            }
+            let failed = spawned.iter().filter(|s| s.exit_code != Some(0)).count();
+            Ok(u8::from(failed > 0))
+        }
     }
 }
 

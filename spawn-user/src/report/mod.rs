@@ -30,7 +30,11 @@ pub struct RecordWriter {
 
 impl RecordWriter {
     pub fn new(out: Box<dyn Write + Send>, format: Format) -> Self {
-        RecordWriter { out, format, started: false }
+        RecordWriter {
+            out,
+            format,
+            started: false,
+        }
     }
 
     pub fn write(&mut self, r: &SpawnRecord) -> io::Result<()> {
@@ -115,7 +119,10 @@ mod tests {
     struct Shared(Arc<Mutex<Vec<u8>>>);
     impl Write for Shared {
         fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            self.0.lock().map_err(|_| io::Error::other("poisoned"))?.extend_from_slice(b);
+            self.0
+                .lock()
+                .map_err(|_| io::Error::other("poisoned"))?
+                .extend_from_slice(b);
             Ok(b.len())
         }
         fn flush(&mut self) -> io::Result<()> {

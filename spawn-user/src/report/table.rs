@@ -1,5 +1,5 @@
 //! The human table: one line per spawn, aligned columns, durations in readable units.
-use super::{fmt_opt};
+use super::fmt_opt;
 use crate::record::SpawnRecord;
 
 /// Longest exec filename shown; longer ones keep their end (the program name).
@@ -66,7 +66,11 @@ fn line(cols: &[&str]) -> String {
     let mut out = String::new();
     for (i, c) in cols.iter().enumerate() {
         let w = W.get(i).copied().unwrap_or(8);
-        let cell = if i < 2 || i >= 7 { format!("{c:>w$}") } else { format!("{c:<w$}") };
+        let cell = if !(2..7).contains(&i) {
+            format!("{c:>w$}")
+        } else {
+            format!("{c:<w$}")
+        };
         if i > 0 {
             out.push(' ');
         }
@@ -98,10 +102,15 @@ mod tests {
         r.phases_ns.copy = Some(1_420_000);
         r.total_ns = Some(2_000_000_000);
         let row = row(&r);
-        for want in ["4242", "bash", "clone3", "ENOENT*", "36.1µs", "1.42ms", "2.00s", "…"] {
+        for want in [
+            "4242", "bash", "clone3", "ENOENT*", "36.1µs", "1.42ms", "2.00s", "…",
+        ] {
             assert!(row.contains(want), "{want:?} not in {row:?}");
         }
-        assert!(row.contains("bin/true") && !row.contains("/a/very"), "{row}");
+        assert!(
+            row.contains("bin/true") && !row.contains("/a/very"),
+            "{row}"
+        );
         assert_eq!(header().split_whitespace().count(), 14);
         assert_eq!(row.split_whitespace().count(), 14, "{row}");
     }

@@ -76,3 +76,29 @@ pub fn by_exec<'a>(records: &'a [Value], path: &str) -> Vec<&'a Value> {
         })
         .collect()
 }
+
+/// The tiny static child spawn-fast builds (exits at once; no loader, no libc).
+pub fn exit0() -> &'static str {
+    spawn_fast::children::EXIT0
+}
+
+/// The spawnprof binary as a string, for workload commands.
+pub fn spawnprof_path() -> &'static str {
+    env!("CARGO_BIN_EXE_spawnprof")
+}
+
+/// Median of a list of numbers (the middle element; lists here have odd or small lengths).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    assert!(!v.is_empty(), "median of nothing");
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// The `lost events: N` line the summary always prints.
+pub fn lost_events(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("lost events: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no lost-events line in: {stderr}"))
+}

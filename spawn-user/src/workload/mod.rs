@@ -2,6 +2,8 @@
 //! trace, so that what was recorded can be checked against what was done.
 use std::{ffi::OsString, io, time::Instant};
 
+mod touch;
+
 use spawn_fast::{Command, Stdio, Strategy};
 
 #[derive(Debug, Clone)]
@@ -12,6 +14,11 @@ pub struct Workload {
     pub parent_rss: usize,
     pub program: OsString,
     pub args: Vec<OsString>,
+    /// Instead of spawn-fast: a raw fork in which the child writes this many ballast pages
+    /// before its execve and the parent writes `parent_touch` other pages before waiting (a
+    /// known number of copy-on-write faults on each side).
+    pub child_touch: Option<usize>,
+    pub parent_touch: usize,
 }
 
 /// One spawn as seen from user space.
@@ -22,11 +29,18 @@ pub struct Spawned {
     pub exit_code: Option<i32>,
     /// spawn() entered to wait() returned, CLOCK_MONOTONIC.
     pub wall_ns: u64,
+    /// spawn-fast's own marks (CLOCK_MONOTONIC, comparable with the probes' timestamps):
+    /// spawn API entered and wait returned. None for the raw-fork workload.
+    pub t_enter_ns: Option<u64>,
+    pub t_reaped_ns: Option<u64>,
 }
 
 /// Runs `count` rounds; each round spawns and waits for the program once per strategy, in turn.
 pub fn run(w: &Workload) -> io::Result<Vec<Spawned>> {
     let ballast = Ballast::dirty(w.parent_rss)?;
+    if let Some(child_touch) = w.child_touch {
+        return touch::run(w, &ballast, child_touch);
+    }
     let mut out = Vec::with_capacity(w.count * w.strategies.len());
     for _ in 0..w.count {
         for &strategy in &w.strategies {
@@ -36,11 +50,14 @@ pub fn run(w: &Workload) -> io::Result<Vec<Spawned>> {
             let mut child = cmd.spawn()?;
             let pid = child.id();
             let status = child.wait()?;
+            let timing = child.timing();
             out.push(Spawned {
                 strategy: strategy.to_string(),
                 pid,
                 exit_code: status.code(),
                 wall_ns: start.elapsed().as_nanos() as u64,
+                t_enter_ns: Some(timing.t_enter_ns),
+                t_reaped_ns: timing.t_reaped_ns,
             });
         }
     }
@@ -49,10 +66,27 @@ pub fn run(w: &Workload) -> io::Result<Vec<Spawned>> {
 }
 
 /// Anonymous memory written page by page, so that a fork has page tables to copy.
-struct Ballast {
+pub(crate) struct Ballast {
     ptr: *mut libc::c_void,
     len: usize,
 }
+
+impl Ballast {
+    pub(crate) fn pages(&self) -> usize {
+        self.len / PAGE
+    }
+
+    /// Writes one byte in page `i` (no-op outside the ballast). Async-signal-safe: a plain
+    /// store, usable between fork and exec.
+    pub(crate) fn touch(&self, i: usize) {
+        if i < self.pages() {
+            // SAFETY: `i * PAGE < len`, inside the mapping this struct owns.
+            unsafe { (self.ptr as *mut u8).add(i * PAGE).write_volatile(2) };
+        }
+    }
+}
+
+const PAGE: usize = 4096;
 
 impl Ballast {
     fn dirty(len: usize) -> io::Result<Self> {
@@ -111,7 +145,10 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     num.trim()
         .parse::<usize>()
         .map_err(|e| format!("bad size {s:?}: {e}"))
-        .and_then(|n| n.checked_mul(mult).ok_or_else(|| format!("size {s:?} too large")))
+        .and_then(|n| {
+            n.checked_mul(mult)
+                .ok_or_else(|| format!("size {s:?} too large"))
+        })
 }
 
 #[cfg(test)]
