@@ -118,16 +118,18 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
     probes.flush_log();
     let lost = counters[counter::LOST_EVENTS as usize];
     summary.set_lost_events(lost);
-    let text = summary.render();
+    let mut text = summary.render();
+    text.push_str("\nprobes used:\n  tracepoints: clone family, task_newtask, sched fork/wakeup_new/exec/exit, exec family, exit_group, wait4/waitid\n");
+    for note in &probes.notes {
+        text.push_str(&format!("  {note}\n"));
+    }
+    text.push_str("  fentry/kprobe copy sub-phases: not used (tracepoints only)\n");
     if matches!(opts.format, Format::Table) {
         writeln!(out, "\n{text}")?;
         out.flush()?;
     } else {
         out.flush()?;
         eprintln!("{text}");
-    }
-    for note in &probes.notes {
-        log::info!("{note}");
     }
     let exit_code = status?;
     Ok(TraceOutcome {
