@@ -5,7 +5,7 @@ use aya_ebpf::{
 use spawn_common::{ExecEvent, counter, kind, syscall};
 
 use crate::{
-    emit::{comm, event, header},
+    emit::{NO_WAKEUP, comm, event, header},
     faults,
     state::{EVENTS, STARTUP, bump, current, followed, layout},
 };
@@ -45,7 +45,7 @@ fn enter(syscall: u32, fd: i32, flags: u32, filename: u64) {
         };
         (*p).filename_len = len as u32;
     }
-    entry.submit(0);
+    entry.submit(NO_WAKEUP);
 }
 
 #[tracepoint]

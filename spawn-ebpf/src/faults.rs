@@ -15,7 +15,7 @@ use spawn_common::{
 };
 
 use crate::{
-    emit::header,
+    emit::{NO_WAKEUP, header},
     state::{
         EVENTS, FAULT_START, FaultStart, PROC, ProcFaults, bump, config, current, followed, layout,
     },
@@ -76,7 +76,7 @@ fn flush(totals: *mut FaultTotals, tgid: u32, bucket: u32, spawn_pid: u32) {
         spawn_pid,
         totals: *t,
     };
-    if EVENTS.output::<FaultEvent>(&ev, 0).is_err() {
+    if EVENTS.output::<FaultEvent>(&ev, NO_WAKEUP).is_err() {
         bump(counter::LOST_EVENTS);
     }
     *t = FaultTotals::default();

@@ -207,10 +207,12 @@ impl Child {
             return Ok(s);
         }
         let fd = match &self.handle {
-            Handle::Direct => self.pidfd().as_raw_fd(),
-            Handle::Zygote { status } => status.as_raw_fd(),
+            Handle::Direct => self.pidfd().try_clone_to_owned()?,
+            Handle::Zygote { status } => status.try_clone()?,
         };
-        let afd = AsyncFd::with_interest(fd, Interest::READABLE)?;
+        // SAFETY: the AsyncFd takes ownership of a fresh duplicate, which therefore stays
+        // open and refers to the same description for its whole lifetime.
+        let afd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?;
         loop {
             let mut guard = afd.readable().await?;
             if let Some(s) = self.try_wait()? {

@@ -111,6 +111,27 @@ pub(crate) unsafe fn exec_child(ctx: &ChildCtx) -> c_int {
     }
 
     reset_signals(p.flags & F_RESET_SIGNALS != 0, ctx.shared_memory);
+    if p.ignore != 0 {
+        let ign = KSigaction {
+            handler: SIG_IGN,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        for sig in (1..=64usize).filter(|s| p.ignore & (1 << (s - 1)) != 0) {
+            // SAFETY: installs SIG_IGN from a local struct.
+            unsafe {
+                sys(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &ign as *const _ as usize,
+                    0,
+                    8,
+                    0,
+                )
+            };
+        }
+    }
 
     if p.flags & F_SETSID != 0 {
         try_sys!(sys(libc::SYS_setsid, 0, 0, 0, 0, 0));

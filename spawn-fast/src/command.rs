@@ -98,7 +98,7 @@ impl Command {
         self
     }
 
-    /// Sets argv[0] (default: the program as given).
+    /// Sets `argv[0]` (default: the program as given).
     pub fn arg0<S: AsRef<OsStr>>(&mut self, arg0: S) -> &mut Self {
         self.arg0 = Some(arg0.as_ref().to_owned());
         self

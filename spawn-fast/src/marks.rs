@@ -3,6 +3,9 @@
 //! Each mark is an exported, never-inlined function whose body only passes its argument through
 //! `black_box`: untraced it costs a call, traced it gives spawnprof a stable symbol to attach a
 //! uprobe to (`spawn_fast_mark_enter`, `spawn_fast_mark_clone`, `spawn_fast_mark_return`).
+//!
+//! The bodies must differ: identical functions are folded into one address by the linker, and a
+//! uprobe on one mark would then fire at all three. Each passes its own tag through `black_box`.
 
 use serde::Serialize;
 
@@ -10,21 +13,21 @@ use serde::Serialize;
 #[unsafe(no_mangle)]
 #[inline(never)]
 pub extern "C" fn spawn_fast_mark_enter(pid_hint: u64) {
-    core::hint::black_box(pid_hint);
+    core::hint::black_box((pid_hint, 0xe7u8));
 }
 
 /// Preparation is done; the clone-family call (or posix_spawn, or the zygote request) is next.
 #[unsafe(no_mangle)]
 #[inline(never)]
 pub extern "C" fn spawn_fast_mark_clone(pid_hint: u64) {
-    core::hint::black_box(pid_hint);
+    core::hint::black_box((pid_hint, 0xc1u8));
 }
 
 /// The spawn API returns; `pid` is the child's pid, or 0 when the spawn failed.
 #[unsafe(no_mangle)]
 #[inline(never)]
 pub extern "C" fn spawn_fast_mark_return(pid: u64) {
-    core::hint::black_box(pid);
+    core::hint::black_box((pid, 0x2eu8));
 }
 
 /// CLOCK_MONOTONIC timestamps (ns) of one spawn, comparable with `bpf_ktime_get_ns()`.
@@ -36,4 +39,18 @@ pub struct Timing {
     pub t_spawned_ns: u64,
     /// `wait`/`try_wait` observed the exit (None until then).
     pub t_reaped_ns: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Folded marks would make a uprobe on one fire at every mark (see the module docs).
+    #[test]
+    fn marks_have_distinct_addresses() {
+        let enter = spawn_fast_mark_enter as *const () as usize;
+        let clone = spawn_fast_mark_clone as *const () as usize;
+        let ret = spawn_fast_mark_return as *const () as usize;
+        assert!(enter != clone && clone != ret && enter != ret);
+    }
 }

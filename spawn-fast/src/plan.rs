@@ -97,6 +97,7 @@ impl Plan {
             uid: self.uid,
             gid: self.gid,
             sigmask: self.sigmask,
+            ignore: 0,
         }
     }
 }

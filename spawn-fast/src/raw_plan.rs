@@ -46,6 +46,9 @@ pub(crate) struct RawPlan<'a> {
     pub gid: libc::gid_t,
     /// The child's signal mask when `F_SIGMASK` is set; otherwise the parent's mask is kept.
     pub sigmask: u64,
+    /// Signals (bit n-1 for signal n) to set to SIG_IGN in the child: the zygote uses it to
+    /// give children the caller's ignored set rather than its own.
+    pub ignore: u64,
 }
 
 // SAFETY: the pointers refer to NUL-terminated data owned by a `Plan`/`Template`/zygote buffer

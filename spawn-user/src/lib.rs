@@ -4,9 +4,12 @@
 //! [`assemble`], [`record`], [`report`], [`stats`], [`tracefs`] parsing. Kernel-facing parts:
 //! [`preflight`], [`loader`], [`session`]. [`workload`] drives known spawns through spawn-fast.
 pub mod assemble;
+pub mod bench;
 pub mod collector;
 pub mod decode;
+pub mod live;
 pub mod loader;
+pub mod plot;
 pub mod preflight;
 pub mod record;
 pub mod report;

@@ -1,9 +1,10 @@
-//! Project tasks for spawnprof: `cargo xtask setup`, `cargo xtask test`, `cargo xtask demo`.
+//! Project tasks for spawnprof: `cargo xtask setup`, `test`, `demo` and `experiment NAME`.
 //!
 //! Everything runs through `std::process::Command` so that each step is a command a person
 //! could type, and a failure names the step and the command that failed.
 
 mod demo;
+mod experiment;
 mod linker;
 mod setup;
 mod test;
@@ -41,6 +42,14 @@ enum Task {
         #[arg(last = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
+    /// Run an experiment end to end and write its report under reports/NAME (or --out).
+    Experiment(experiment::Args),
+    /// Internal: the measuring process the experiments start (and trace) in release mode.
+    #[command(hide = true)]
+    ExperimentWorker {
+        /// The job, as JSON.
+        job: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -49,6 +58,8 @@ fn main() -> ExitCode {
         Task::Setup { install_root } => setup::run(install_root.as_deref()).map(|()| 0),
         Task::Test { release } => test::run(release).map(|()| 0),
         Task::Demo { command } => demo::run(&command),
+        Task::Experiment(args) => experiment::run(&args).map(|()| 0),
+        Task::ExperimentWorker { job } => experiment::worker::main(&job).map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),

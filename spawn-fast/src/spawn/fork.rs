@@ -15,6 +15,7 @@ pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
     let wr = if wr.as_raw_fd() < above {
         // SAFETY: duplicates an fd we own; the result is checked.
         let fd = cvt(unsafe { libc::fcntl(wr.as_raw_fd(), libc::F_DUPFD_CLOEXEC, above) })?;
+        drop(wr);
         // SAFETY: fresh fd from fcntl.
         unsafe { OwnedFd::from_raw_fd(fd) }
     } else {

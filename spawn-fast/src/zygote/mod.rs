@@ -7,6 +7,13 @@
 //! status pipe. The zygote spawns with clone3 (or vfork) from its own address space, sends back
 //! the child's pidfd, reaps the child when it exits and writes the raw wait status into the pipe.
 //!
+//! Differences from direct strategies, because the child's parent is the zygote: the child
+//! inherits only stdio and the mapped fds (not the caller's other non-CLOEXEC fds, as if
+//! `close_other_fds` were on); credentials, rlimits, namespaces and cgroup are the caller's as they
+//! were when the zygote started; the caller's current cwd, signal mask and ignored signals are
+//! sent with every request and do apply. The zygote is not `waitpid`-able by the caller for its
+//! children; `Child::wait` reads the status the zygote reports.
+//!
 //! If the zygote dies, waits on its children fail with [`ZygoteError::Died`] (their exit status
 //! is lost; the children themselves are re-parented and keep running), [`last_death`] tells
 //! how it died, and the next spawn starts a new zygote.
@@ -241,6 +248,11 @@ fn build_request(plan: &RawPlan, status_w: OwnedFd) -> io::Result<Request> {
         has_cwd: (!plan.cwd.is_null()) as u32,
         _pad: 0,
         sigmask,
+        ignore: if plan.flags & crate::raw_plan::F_RESET_SIGNALS != 0 {
+            0
+        } else {
+            ignored_signals()
+        },
     };
     Ok(Request {
         header,
@@ -340,6 +352,21 @@ fn recv_response(sock: RawFd) -> io::Result<(Resp, Option<OwnedFd>)> {
         return Err(io::Error::new(io::ErrorKind::BrokenPipe, ZygoteError::Died));
     }
     Ok((resp, pidfd))
+}
+
+/// The caller's ignored signals (SIGPIPE excluded: children always get it at SIG_DFL).
+fn ignored_signals() -> u64 {
+    let mut set = 0u64;
+    for sig in 1..=64 {
+        // SAFETY: sigaction is plain data; a null new action only reads the disposition.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let ok = unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } == 0;
+        if ok && old.sa_sigaction == libc::SIG_IGN && sig != libc::SIGPIPE {
+            set |= 1 << (sig - 1);
+        }
+    }
+    set
 }
 
 /// Spawns `plan` through the zygote (starting or restarting it as needed).

@@ -308,6 +308,7 @@ fn spawn_one(h: &ReqHeader, fds: &[c_int], b: &mut Buffers) -> (Resp, c_int) {
         uid: h.uid,
         gid: h.gid,
         sigmask: h.sigmask,
+        ignore: h.ignore,
     };
     if b.nkids >= MAX_CHILDREN {
         return fail(libc::EAGAIN);

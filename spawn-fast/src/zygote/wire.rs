@@ -33,6 +33,7 @@ pub(crate) struct ReqHeader {
     pub has_cwd: u32,
     pub _pad: u32,
     pub sigmask: u64,
+    pub ignore: u64,
 }
 
 #[repr(C)]

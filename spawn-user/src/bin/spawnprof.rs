@@ -9,8 +9,12 @@ use std::{
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use spawn_fast::Strategy;
+use spawn_fast::{
+    Strategy,
+    bench::{BallastMode, BenchConfig, BenchStrategy},
+};
 use spawn_user::{
+    live, plot,
     report::Format,
     session::{self, TraceError, TraceOptions},
     workload::{self, Workload},
@@ -42,8 +46,40 @@ enum Cmd {
         /// Do not attach the ld.so/libc startup uprobes.
         #[arg(long)]
         no_startup: bool,
+        /// Measure the `prep` phase with a uprobe on spawn-fast's spawn entry mark in CMD
+        /// (when CMD links spawn-fast). Costs one uprobe hit (~15 µs here) per spawn.
+        #[arg(long)]
+        prep: bool,
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
+    },
+    /// Spawn latency per strategy, interleaved in one process (medians, p10/p90/p99, spawns/s).
+    Bench {
+        /// Comma-separated: fork, vfork, posix-spawn, clone3, zygote, auto, template, std,
+        /// raw-vfork (a bare libc vfork+execve loop, the reference), or `all`.
+        #[arg(long, value_delimiter = ',', default_value = "all")]
+        strategy: Vec<String>,
+        /// Memory the benchmarking parent maps before spawning, e.g. 1G.
+        #[arg(long, default_value = "0", value_parser = workload::parse_size)]
+        parent_rss: usize,
+        /// Write every ballast page (the default).
+        #[arg(long, conflicts_with_all = ["untouched", "fragmented"])]
+        dirty: bool,
+        /// Map the ballast but never touch it.
+        #[arg(long, conflicts_with = "fragmented")]
+        untouched: bool,
+        /// Dirty, then every other page read-only (one VMA per page).
+        #[arg(long)]
+        fragmented: bool,
+        /// `static` (a tiny static child that exits at once) or a program path.
+        #[arg(long, default_value = "static")]
+        child: String,
+        /// Measured spawns per strategy.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// The report as JSON (config, measured RSS, per-strategy stats).
+        #[arg(long)]
+        json: bool,
     },
     /// Spawn PROGRAM through spawn-fast with the given strategies (a known workload to trace).
     Workload {
@@ -69,6 +105,15 @@ enum Cmd {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
     },
+    /// Record spawns (whole host, a process tree or a cgroup) to JSON lines or CSV until
+    /// Ctrl-C, SIGTERM or --duration; then print a summary.
+    Record(live::cli::RecordArgs),
+    /// Live view of the top spawners, refreshed every second.
+    Top(live::cli::TopArgs),
+    /// Serve Prometheus/OpenMetrics metrics of the spawns at /metrics.
+    Serve(live::cli::ServeArgs),
+    /// Render recorded JSON-lines traces as phase plots (SVG) and a text summary.
+    Report(plot::report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             output,
             no_faults,
             no_startup,
+            prep,
             command,
         } => {
             let format = if json {
@@ -113,6 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 format,
                 faults: !no_faults,
                 startup: !no_startup,
+                prep,
                 program,
                 args,
             };
@@ -125,6 +172,50 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
                 Err(e) => Err(e.into()),
             }
+        }
+        Cmd::Bench {
+            strategy,
+            parent_rss,
+            dirty: _,
+            untouched,
+            fragmented,
+            child,
+            count,
+            json,
+        } => {
+            let strategies = if strategy.iter().any(|s| s == "all") {
+                BenchStrategy::all()
+            } else {
+                strategy
+                    .iter()
+                    .map(|s| s.parse::<BenchStrategy>())
+                    .collect::<Result<_, _>>()?
+            };
+            let cfg = BenchConfig {
+                strategies,
+                parent_rss,
+                ballast: if untouched {
+                    BallastMode::Untouched
+                } else if fragmented {
+                    BallastMode::Fragmented
+                } else {
+                    BallastMode::Dirty
+                },
+                child: if child == "static" {
+                    spawn_fast::children::EXIT0.into()
+                } else {
+                    child.into()
+                },
+                count,
+                ..BenchConfig::default()
+            };
+            let report = spawn_fast::bench::run(&cfg).context("running the benchmark")?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", spawn_user::bench::render(&report));
+            }
+            Ok(0)
         }
         Cmd::Workload {
             strategy,
@@ -155,6 +246,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let failed = spawned.iter().filter(|s| s.exit_code != Some(0)).count();
             Ok(u8::from(failed > 0))
         }
+        Cmd::Record(a) => {
+            live::record::run(&a.options()?)?;
+            Ok(0)
+        }
+        Cmd::Top(a) => live::term::run(&a.options())
+            .map(|()| 0)
+            .map_err(Into::into),
+        Cmd::Serve(a) => live::serve::run(&a.options())
+            .map(|()| 0)
+            .map_err(Into::into),
+        Cmd::Report(a) => plot::report::run(&a).map(|()| 0),
     }
 }
 

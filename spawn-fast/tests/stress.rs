@@ -1,0 +1,104 @@
+//! Many spawns, many threads, dropped children: no fd left open, no zombie left behind.
+//! One test function, so no other test in this process creates children meanwhile.
+
+mod common;
+
+use spawn_fast::{Command, Stdio, Strategy};
+use std::time::{Duration, Instant};
+
+fn wait_no_zombie() {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while common::has_zombie() {
+        assert!(Instant::now() < deadline, "a zombie child was left behind");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn wait_fds(expected: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while common::open_fds() != expected {
+        assert!(
+            Instant::now() < deadline,
+            "fd leak: {} open, {expected} expected",
+            common::open_fds()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn stress_threads_counts_and_drop() {
+    // Warm-up: starts the zygote and the reaper thread (each holds fds for the process lifetime).
+    spawn_fast::zygote::start().unwrap();
+    drop(Command::new("/bin/sleep").arg("0.01").spawn().unwrap());
+    std::thread::sleep(Duration::from_millis(100));
+    let base = common::open_fds();
+
+    for s in common::strategies() {
+        // 16 threads spawning at once.
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    for j in 0..20 {
+                        let mut c = Command::new("/bin/sh");
+                        c.args(["-c", &format!("exit {}", (i + j) % 7)])
+                            .strategy(s)
+                            .stdout(Stdio::Null);
+                        assert_eq!(c.status().unwrap().code(), Some((i + j) % 7), "{s}");
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+
+        // 10 000 spawns of the static child (one Command, so the O_PATH fd is cached).
+        let n = if s == Strategy::Fork || s == Strategy::Zygote {
+            2_000
+        } else {
+            10_000
+        };
+        let mut c = Command::new(spawn_fast::children::EXIT0);
+        c.strategy(s);
+        for _ in 0..n {
+            assert!(c.spawn().unwrap().wait().unwrap().success(), "{s}");
+        }
+        // Same through a template.
+        if s != Strategy::Zygote {
+            let t = Command::new(spawn_fast::children::EXIT0)
+                .strategy(s)
+                .template()
+                .unwrap();
+            for _ in 0..1000 {
+                assert!(t.spawn().unwrap().wait().unwrap().success(), "{s}");
+            }
+        }
+        // Exec failures must reap their child too.
+        for _ in 0..100 {
+            let e = Command::new("/etc/passwd").strategy(s).spawn().unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{s}");
+        }
+
+        // Dropped children: exited ones and running ones, never waited for.
+        for _ in 0..20 {
+            drop(
+                Command::new(spawn_fast::children::EXIT0)
+                    .strategy(s)
+                    .spawn()
+                    .unwrap(),
+            );
+            drop(
+                Command::new("/bin/sleep")
+                    .arg("0.05")
+                    .strategy(s)
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        wait_no_zombie();
+        drop(c);
+        wait_fds(base);
+    }
+}

@@ -1,0 +1,190 @@
+//! Command-line arguments of `record`, `top` and `serve` (clap), turned into the options of
+//! each command. Kept here, next to the commands, so that the binary only dispatches.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::agg::GroupBy;
+use super::record::{RecordOptions, format_for};
+use super::serve::ServeOptions;
+use super::term::TopOptions;
+use super::{LiveError, Scope};
+
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 30s, 5m, 1h, 250ms)"))
+}
+
+/// Which spawns to look at.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ScopeArgs {
+    /// The whole host.
+    #[arg(short = 'a', long = "all", conflicts_with = "pid")]
+    pub all: bool,
+    /// The spawns of this process (its direct children).
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// With --pid: its whole tree, the descendants that exist now and those to come.
+    #[arg(long, requires = "pid")]
+    pub children: bool,
+    /// Only spawns made inside this cgroup v2 or below it (absolute, or relative to the
+    /// cgroup2 mount); system-wide.
+    #[arg(long, value_name = "PATH", conflicts_with = "pid")]
+    pub cgroup: Option<PathBuf>,
+    /// Only spawns whose child or parent has this comm (the kernel's 15-byte name).
+    #[arg(long, value_name = "NAME")]
+    pub comm: Option<String>,
+    /// Only spawns that took at least this long from clone to reap (e.g. 5ms); spawns whose
+    /// total is unknown are left out.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub min_total: Option<Duration>,
+    /// Do not record page faults (less overhead on fault-heavy hosts).
+    #[arg(long)]
+    pub no_faults: bool,
+    /// Do not attach the ld.so/libc startup uprobes.
+    #[arg(long)]
+    pub no_startup: bool,
+}
+
+impl ScopeArgs {
+    pub fn scope(&self) -> Scope {
+        Scope {
+            all: self.all || self.pid.is_none(),
+            pid: self.pid,
+            children: self.children,
+            cgroup: self.cgroup.clone(),
+            comm: self.comm.clone(),
+            min_total_ns: self
+                .min_total
+                .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            faults: !self.no_faults,
+            startup: !self.no_startup,
+        }
+    }
+}
+
+/// `spawnprof record`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Write records to this file: CSV when it ends in .csv, JSON lines otherwise
+    /// (default: JSON lines on stdout).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// CSV instead of JSON lines.
+    #[arg(long)]
+    pub csv: bool,
+    /// Stop after this long (e.g. 10m); otherwise Ctrl-C or SIGTERM.
+    #[arg(long, value_parser = duration)]
+    pub duration: Option<Duration>,
+    /// Print a summary line on stderr this often (e.g. 10s).
+    #[arg(long, value_parser = duration)]
+    pub interval: Option<Duration>,
+}
+
+impl RecordArgs {
+    pub fn options(&self) -> Result<RecordOptions, LiveError> {
+        if !self.scope.all && self.scope.pid.is_none() && self.scope.cgroup.is_none() {
+            return Err(LiveError::Scope(
+                "record needs a scope: -a (whole host), --pid PID [--children] or --cgroup PATH"
+                    .into(),
+            ));
+        }
+        Ok(RecordOptions {
+            scope: self.scope.scope(),
+            format: format_for(self.output.as_deref(), self.csv),
+            output: self.output.clone(),
+            duration: self.duration,
+            interval: self.interval,
+        })
+    }
+}
+
+/// `spawnprof top`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct TopArgs {
+    /// Whole host unless --pid or --cgroup narrow it.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Group by: parent (who spawns), program (what is exec'd), cgroup (the parent's).
+    #[arg(long, default_value = "parent", value_parser = ["parent", "program", "cgroup"])]
+    pub by: String,
+    /// Stop after this many refreshes (one per second).
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<u64>,
+}
+
+impl TopArgs {
+    pub fn options(&self) -> TopOptions {
+        TopOptions {
+            scope: self.scope.scope(),
+            group_by: match self.by.as_str() {
+                "program" => GroupBy::Program,
+                "cgroup" => GroupBy::Cgroup,
+                _ => GroupBy::Parent,
+            },
+            iterations: self.iterations,
+        }
+    }
+}
+
+/// `spawnprof serve`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Whole host unless --pid or --cgroup narrow it.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Address of the /metrics endpoint; loopback by default.
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    pub listen: SocketAddr,
+    /// Programs that get their own `program` label (the rest are "other").
+    #[arg(long, default_value_t = 20)]
+    pub top_programs: usize,
+}
+
+impl ServeArgs {
+    pub fn options(&self) -> ServeOptions {
+        ServeOptions {
+            scope: self.scope.scope(),
+            listen: self.listen,
+            top_programs: self.top_programs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        r: RecordArgs,
+    }
+
+    #[test]
+    fn record_args_to_options() {
+        let t = T::try_parse_from([
+            "x",
+            "--pid",
+            "7",
+            "--children",
+            "--min-total",
+            "5ms",
+            "-o",
+            "a.csv",
+        ])
+        .expect("parses");
+        let o = t.r.options().expect("a scope");
+        assert_eq!(o.scope.pid, Some(7));
+        assert!(o.scope.children && !o.scope.all);
+        assert_eq!(o.scope.min_total_ns, Some(5_000_000));
+        assert_eq!(o.format, crate::report::Format::Csv);
+        let t = T::try_parse_from(["x"]).expect("parses");
+        assert!(t.r.options().is_err(), "no scope is an error");
+        assert!(T::try_parse_from(["x", "--children"]).is_err());
+        assert!(T::try_parse_from(["x", "-a", "--pid", "3"]).is_err());
+        assert!(T::try_parse_from(["x", "-a", "--interval", "soon"]).is_err());
+    }
+}

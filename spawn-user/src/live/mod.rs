@@ -1,0 +1,263 @@
+//! Production mode: long-running commands for a busy host. `record` writes records to JSON
+//! lines or CSV with periodic summary lines, `top` is a live terminal view, `serve` is a
+//! Prometheus/OpenMetrics endpoint. All three read the probes through one [`Source`], keep
+//! only bounded state (log-scale histograms, top-N label sets) and report the events the
+//! kernel side lost instead of hiding them.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use spawn_common::counter;
+
+use crate::{
+    assemble::{Assembler, AssemblerStats},
+    collector::Collector,
+    loader::{LoadError, ProbeOptions, Probes},
+    preflight::{self, PreflightError},
+    record::SpawnRecord,
+};
+
+pub mod agg;
+pub mod cli;
+pub mod filter;
+pub mod hist;
+pub mod labels;
+pub mod metrics;
+pub mod procfs;
+pub mod record;
+pub mod serve;
+pub mod signals;
+pub mod term;
+pub mod text;
+pub mod top;
+
+use filter::{CgroupError, RecordFilter};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error("{0}")]
+    Scope(String),
+    #[error("no process with pid {0}")]
+    NoSuchPid(u32),
+    #[error("writing {0}: {1}")]
+    Output(String, std::io::Error),
+    #[error("listening on {0}: {1}")]
+    Listen(String, String),
+    #[error("terminal: {0}")]
+    Terminal(std::io::Error),
+}
+
+/// Which spawns to look at; shared by `record`, `top` and `serve`.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    /// The whole host (implied by `cgroup`, and the default of `top` and `serve`).
+    pub all: bool,
+    /// Spawns made by this process (and, with `children`, by its descendants).
+    pub pid: Option<u32>,
+    pub children: bool,
+    /// Only spawns whose parent runs inside this cgroup v2 or below it.
+    pub cgroup: Option<PathBuf>,
+    pub comm: Option<String>,
+    pub min_total_ns: Option<u64>,
+    pub faults: bool,
+    pub startup: bool,
+}
+
+impl Scope {
+    /// What the scope covers, for the start-up line.
+    pub fn describe(&self) -> String {
+        let mut s = match (self.pid, &self.cgroup) {
+            (Some(p), _) if self.children => format!("pid {p} and its descendants"),
+            (Some(p), _) => format!("the spawns of pid {p}"),
+            (None, Some(c)) => format!("cgroup {}", c.display()),
+            (None, None) => "the whole host".into(),
+        };
+        if let Some(c) = &self.comm {
+            s += &format!(", comm {c}");
+        }
+        if let Some(m) = self.min_total_ns {
+            s += &format!(", total >= {}", crate::report::fmt_ns(m));
+        }
+        s
+    }
+}
+
+/// Health of the pipeline, shown next to every summary: nothing is lost without saying so.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Health {
+    /// Events the probes could not put in the full ring buffer.
+    pub lost_events: u64,
+    pub untimed_faults: u64,
+    pub decode_errors: u64,
+    pub assembler: AssemblerStats,
+    /// Records in flight (bounded by the assembler's timeouts).
+    pub open_records: usize,
+    /// Records dropped by `--comm` / `--min-total`.
+    pub filtered: u64,
+}
+
+/// The probes and the collector behind every live command.
+pub struct Source {
+    probes: Probes,
+    col: Collector,
+    filter: RecordFilter,
+    filtered: u64,
+    /// Cached: one map read per call is cheap, but callers ask once per tick at most.
+    counters: [u64; counter::COUNT as usize],
+}
+
+impl Source {
+    /// Checks the host, loads the probes for `scope`, and prints the loader's notes (what
+    /// is off on this kernel) once on stderr.
+    pub fn open(scope: &Scope) -> Result<Self, LiveError> {
+        let tracefs = preflight::check()?;
+        if scope.pid.is_some() && scope.cgroup.is_some() {
+            return Err(LiveError::Scope(
+                "--pid and --cgroup cannot be combined (the cgroup filter is system-wide)".into(),
+            ));
+        }
+        if let Some(pid) = scope.pid
+            && !procfs::exists(pid)
+        {
+            return Err(LiveError::NoSuchPid(pid));
+        }
+        let cgroup = match &scope.cgroup {
+            Some(p) => Some(filter::resolve_cgroup(p)?.0),
+            None => None,
+        };
+        let mut probes = Probes::load(
+            &tracefs,
+            ProbeOptions {
+                follow_all: scope.pid.is_none(),
+                faults: scope.faults,
+                startup: scope.startup,
+                children: scope.children,
+                cgroup,
+            },
+        )?;
+        if let Some(pid) = scope.pid {
+            // With --children the tree that exists already is followed too, not only what
+            // it spawns from now on.
+            let pids = if scope.children {
+                procfs::descendants(pid, &procfs::process_tree())
+            } else {
+                vec![pid]
+            };
+            for p in pids {
+                probes.follow(p)?;
+            }
+        }
+        for note in &probes.notes {
+            eprintln!("spawnprof: note: {note}");
+        }
+        let ring = probes.take_events()?;
+        Ok(Source {
+            probes,
+            col: Collector::new(ring, Assembler::new()),
+            filter: RecordFilter::new(scope.comm.as_deref(), scope.min_total_ns),
+            filtered: 0,
+            counters: [0; counter::COUNT as usize],
+        })
+    }
+
+    /// Records completed since the last call (filtered). Never blocks: callers pace
+    /// themselves (see [`Ticker`]), so that a busy host costs one wake-up per tick, not one
+    /// per event.
+    pub fn poll(&mut self) -> Vec<SpawnRecord> {
+        self.probes.flush_log();
+        let recs = self.col.poll(0);
+        self.keep(recs)
+    }
+
+    /// Everything still open, at the end (incomplete records say so in their notes).
+    pub fn finish(&mut self) -> Vec<SpawnRecord> {
+        let recs = self.col.finish();
+        self.keep(recs)
+    }
+
+    fn keep(&mut self, mut recs: Vec<SpawnRecord>) -> Vec<SpawnRecord> {
+        let before = recs.len();
+        recs.retain(|r| self.filter.keep(r));
+        self.filtered += (before - recs.len()) as u64;
+        recs
+    }
+
+    /// Reads the kernel-side counters and the collector's; a counter read failure keeps the
+    /// last values (and is logged), it does not stop the recording.
+    pub fn health(&mut self) -> Health {
+        match self.probes.counters() {
+            Ok(c) => self.counters = c,
+            Err(e) => log::warn!("reading the probes' counters: {e}"),
+        }
+        Health {
+            lost_events: self.counters[counter::LOST_EVENTS as usize],
+            untimed_faults: self.counters[counter::UNTIMED_FAULTS as usize],
+            decode_errors: self.col.decode_errors(),
+            assembler: self.col.assembler_stats(),
+            open_records: self.col.open_records(),
+            filtered: self.filtered,
+        }
+    }
+}
+
+/// Paces a loop: `wait` sleeps until the next multiple of the period.
+pub struct Ticker {
+    period: Duration,
+    next: std::time::Instant,
+}
+
+impl Ticker {
+    pub fn new(period: Duration) -> Self {
+        Ticker {
+            period,
+            next: std::time::Instant::now() + period,
+        }
+    }
+
+    pub fn wait(&mut self) {
+        let now = std::time::Instant::now();
+        if self.next > now {
+            std::thread::sleep(self.next - now);
+        }
+        // After a long stall, do not try to catch up with a burst of ticks.
+        self.next = (self.next + self.period).max(std::time::Instant::now());
+    }
+}
+
+/// A deadline that fires once per `every`.
+pub struct Every {
+    every: Duration,
+    next: std::time::Instant,
+}
+
+impl Every {
+    pub fn new(every: Duration) -> Self {
+        Every {
+            every,
+            next: std::time::Instant::now() + every,
+        }
+    }
+
+    pub fn due(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        if now < self.next {
+            return false;
+        }
+        self.next += self.every;
+        if self.next < now {
+            self.next = now + self.every;
+        }
+        true
+    }
+}
+
+/// The polling period of every live command: short enough for a live view, long enough
+/// that the reader wakes 10 times a second, not once per event.
+pub const TICK: Duration = Duration::from_millis(100);
+/// How often the top-N label sets are re-ranked.
+pub const LABEL_EPOCH: Duration = Duration::from_secs(60);

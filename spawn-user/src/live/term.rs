@@ -1,0 +1,170 @@
+//! `spawnprof top`, the I/O part: reads the probes, keeps a sliding window of two 5-second
+//! halves, redraws every second with plain ANSI sequences (works over ssh, no mouse), and
+//! reads single keys in raw mode. When stdout is not a terminal it prints one frame per
+//! second as plain text instead (batch mode), without reading keys.
+use std::io::{self, IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use crossterm::{
+    cursor,
+    event::{self, Event, KeyCode, KeyEventKind, KeyModifiers},
+    execute, queue,
+    terminal::{self, Clear, ClearType},
+};
+
+use super::agg::{Agg, GroupBy};
+use super::procfs::CgroupCache;
+use super::top::{Action, View, render};
+use super::{Every, LiveError, Scope, Source, TICK, Ticker, signals};
+
+#[derive(Clone, Debug)]
+pub struct TopOptions {
+    pub scope: Scope,
+    pub group_by: GroupBy,
+    /// Stop after this many refreshes (for scripts and tests).
+    pub iterations: Option<u64>,
+}
+
+/// Half of the sliding window the rates and quantiles are computed over.
+const HALF: Duration = Duration::from_secs(5);
+/// Groups kept per half-window; the rest are summed as "other".
+const MAX_GROUPS: usize = 200;
+
+/// Leaves raw mode and the alternate screen however `run` ends.
+struct Screen;
+
+impl Screen {
+    fn enter() -> io::Result<Self> {
+        terminal::enable_raw_mode()?;
+        let mut out = io::stdout();
+        execute!(out, terminal::EnterAlternateScreen, cursor::Hide)?;
+        Ok(Screen)
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        let _ = execute!(io::stdout(), cursor::Show, terminal::LeaveAlternateScreen);
+        let _ = terminal::disable_raw_mode();
+    }
+}
+
+pub fn run(opts: &TopOptions) -> Result<(), LiveError> {
+    signals::install();
+    let mut src = Source::open(&opts.scope)?;
+    let interactive = io::stdout().is_terminal() && io::stdin().is_terminal();
+    let _screen = if interactive {
+        Some(Screen::enter().map_err(LiveError::Terminal)?)
+    } else {
+        None
+    };
+    let mut view = View {
+        group_by: opts.group_by,
+        ..View::default()
+    };
+    let mut cgroups = CgroupCache::new(4096);
+    let (mut prev, mut cur) = (Agg::new(MAX_GROUPS), Agg::new(MAX_GROUPS));
+    let (mut prev_start, mut cur_start) = (Instant::now(), Instant::now());
+    let mut ticker = Ticker::new(TICK);
+    let mut redraw = Every::new(Duration::from_secs(1));
+    let mut frames = 0u64;
+    while !signals::stopping() {
+        ticker.wait();
+        for r in src.poll() {
+            let cg = match (view.group_by, r.ppid) {
+                (GroupBy::Cgroup, Some(pp)) => Some(cgroups.of(pp).to_string()),
+                _ => None,
+            };
+            cur.add(&view.group_by.key(&r, cg.as_deref()), &r);
+        }
+        let mut draw = redraw.due();
+        if interactive {
+            match read_keys(&mut view).map_err(LiveError::Terminal)? {
+                Action::Quit => break,
+                Action::Regroup => {
+                    (prev, cur) = (Agg::new(MAX_GROUPS), Agg::new(MAX_GROUPS));
+                    (prev_start, cur_start) = (Instant::now(), Instant::now());
+                    draw = true;
+                }
+                Action::Redraw => draw = true,
+                Action::Ignore => {}
+            }
+        }
+        if cur_start.elapsed() >= HALF {
+            prev = std::mem::replace(&mut cur, Agg::new(MAX_GROUPS));
+            prev_start = std::mem::replace(&mut cur_start, Instant::now());
+            cgroups.clear();
+        }
+        if !draw {
+            continue;
+        }
+        let window_s = prev_start.elapsed().as_secs_f64();
+        let groups = prev.merged(&cur);
+        let (w, h) = if interactive {
+            terminal::size().map_or((120, 40), |(w, h)| (usize::from(w), usize::from(h)))
+        } else {
+            (200, groups.len() + 4)
+        };
+        let screen = render(
+            &groups,
+            window_s,
+            prev.threads + cur.threads,
+            &src.health(),
+            &view,
+            w,
+            h,
+        );
+        draw_screen(&screen, interactive).map_err(LiveError::Terminal)?;
+        frames += 1;
+        if opts.iterations.is_some_and(|n| frames >= n) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Handles every key waiting; the strongest action wins (quit > regroup > redraw).
+fn read_keys(view: &mut View) -> io::Result<Action> {
+    let mut action = Action::Ignore;
+    while event::poll(Duration::ZERO)? {
+        let Event::Key(k) = event::read()? else {
+            continue;
+        };
+        if k.kind != KeyEventKind::Press {
+            continue;
+        }
+        let a = match k.code {
+            // Raw mode turns Ctrl-C into a key instead of SIGINT.
+            KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => Action::Quit,
+            KeyCode::Char(c) => view.on_key(c),
+            KeyCode::Tab => view.on_key('\t'),
+            KeyCode::Esc => Action::Quit,
+            _ => Action::Ignore,
+        };
+        action = match (action, a) {
+            (Action::Quit, _) | (_, Action::Quit) => Action::Quit,
+            (Action::Regroup, _) | (_, Action::Regroup) => Action::Regroup,
+            (Action::Redraw, _) | (_, Action::Redraw) => Action::Redraw,
+            _ => Action::Ignore,
+        };
+    }
+    Ok(action)
+}
+
+fn draw_screen(lines: &[String], interactive: bool) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    if !interactive {
+        for l in lines {
+            writeln!(out, "{}", l.trim_end())?;
+        }
+        writeln!(out)?;
+        return out.flush();
+    }
+    for (i, l) in lines.iter().enumerate() {
+        let row = u16::try_from(i).unwrap_or(u16::MAX);
+        queue!(out, cursor::MoveTo(0, row), Clear(ClearType::UntilNewLine))?;
+        write!(out, "{l}")?;
+    }
+    queue!(out, Clear(ClearType::FromCursorDown))?;
+    out.flush()
+}

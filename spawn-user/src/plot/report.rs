@@ -1,0 +1,251 @@
+//! `spawnprof report`: recorded JSON-lines traces in, phase plots and a text summary out.
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use super::{Bar, FAULT_SIDES, GroupBy, LEAVES, bars, label};
+use crate::record::SpawnRecord;
+use crate::report::{fmt_ns, json, summary::Summary};
+
+/// `spawnprof report TRACE.jsonl... [-o DIR] [--by program|file|clone]`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// JSON-lines traces written by `spawnprof trace --json` (or `record`).
+    #[arg(required = true)]
+    pub traces: Vec<PathBuf>,
+    /// Directory for phases.svg, faults.svg, phases.csv and summary.txt.
+    #[arg(short, long, default_value = "spawnprof-report")]
+    pub output: PathBuf,
+    /// One bar per program, per input file, or per clone call and flags. Default: per file
+    /// when several files are given, else per program.
+    #[arg(long)]
+    pub by: Option<GroupBy>,
+    /// Chart title (default: the file names).
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+/// Reads the traces, writes the report, prints the summary and the files written.
+pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
+    let traces = args
+        .traces
+        .iter()
+        .map(|p| read_trace(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let by = args.by.unwrap_or(if traces.len() > 1 {
+        GroupBy::File
+    } else {
+        GroupBy::Program
+    });
+    let title = args.title.clone().unwrap_or_else(|| {
+        let stems: Vec<&str> = traces.iter().map(|t| t.stem.as_str()).collect();
+        stems.join(", ")
+    });
+    let w = write(&traces, by, &title, &args.output)?;
+    print!("{}", fs::read_to_string(args.output.join("summary.txt"))?);
+    for f in &w.files {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
+}
+
+/// Records of one trace file, with the file's stem (the label under [`GroupBy::File`]).
+pub struct Trace {
+    pub stem: String,
+    pub records: Vec<SpawnRecord>,
+}
+
+/// Reads a JSON-lines trace; lines that are not JSON objects (a traced command's own output
+/// written to the same file) are skipped, a malformed object is an error naming its line.
+pub fn read_trace(path: &Path) -> anyhow::Result<Trace> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut records = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if !line.trim_start().starts_with('{') {
+            continue;
+        }
+        let r = json::from_line(line)
+            .with_context(|| format!("{}:{}: not a spawn record", path.display(), i + 1))?;
+        records.push(r);
+    }
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "trace".into(), |s| s.to_string_lossy().into_owned());
+    Ok(Trace { stem, records })
+}
+
+/// What [`write`] produced.
+pub struct Written {
+    pub files: Vec<PathBuf>,
+    pub bars: Vec<Bar>,
+    pub skipped: usize,
+}
+
+/// Writes `phases.svg`, `faults.svg`, `phases.csv` and `summary.txt` into `dir`.
+pub fn write(traces: &[Trace], by: GroupBy, title: &str, dir: &Path) -> anyhow::Result<Written> {
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let labelled = traces
+        .iter()
+        .flat_map(|t| t.records.iter().map(move |r| (label(r, by, &t.stem), r)));
+    let bars = bars(labelled);
+    let total: usize = traces.iter().map(|t| t.records.len()).sum();
+    let used: usize = bars.iter().map(|b| b.n).sum();
+    if bars.is_empty() {
+        anyhow::bail!(
+            "no complete, successful exec spawn among the {total} records: nothing to plot"
+        );
+    }
+    let phases = dir.join("phases.svg");
+    let faults = dir.join("faults.svg");
+    let csv = dir.join("phases.csv");
+    let text = dir.join("summary.txt");
+    super::svg::phase_bars(&phases, &format!("{title}: phases of a spawn"), &bars)?;
+    super::svg::fault_bars(&faults, &format!("{title}: page-fault time"), &bars)?;
+    fs::write(&csv, csv_text(&bars)).with_context(|| format!("writing {}", csv.display()))?;
+    let mut summary = Summary::new();
+    traces
+        .iter()
+        .flat_map(|t| &t.records)
+        .for_each(|r| summary.add(r));
+    let body = format!("{}\n{}", bar_table(&bars, total - used), summary.render());
+    fs::write(&text, body).with_context(|| format!("writing {}", text.display()))?;
+    Ok(Written {
+        files: vec![phases, faults, csv, text],
+        skipped: total - used,
+        bars,
+    })
+}
+
+/// Median ns per leaf and per fault side, one row per bar (for spreadsheets and the xtask).
+pub fn csv_text(bars: &[Bar]) -> String {
+    let mut out = String::from("group,n,total_median_ns");
+    LEAVES.iter().for_each(|l| {
+        let _ = write!(out, ",{l}_median_ns");
+    });
+    for side in FAULT_SIDES {
+        let key = side.replace([' ', '-'], "_");
+        let _ = write!(out, ",fault_{key}_median_ns,fault_{key}_mean_count");
+    }
+    out.push('\n');
+    for b in bars {
+        let _ = write!(out, "{},{},{:.0}", b.label.replace(',', ";"), b.n, b.total);
+        b.leaves.iter().for_each(|v| {
+            let _ = write!(out, ",{v:.0}");
+        });
+        for i in 0..3 {
+            let _ = write!(out, ",{:.0},{:.2}", b.fault_ns[i], b.fault_count[i]);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The numbers behind the bars, for reading without a viewer.
+fn bar_table(bars: &[Bar], skipped: usize) -> String {
+    let mut out = format!(
+        "phase medians per group ({skipped} records skipped: not a complete, successful exec)\n"
+    );
+    let _ = write!(out, "{:<28} {:>5} {:>9}", "group", "n", "total");
+    for l in LEAVES {
+        let _ = write!(out, " {:>9}", short(l));
+    }
+    let _ = writeln!(out, " {:>9}", "faults");
+    for b in bars {
+        let _ = write!(
+            out,
+            "{:<28} {:>5} {:>9}",
+            b.label,
+            b.n,
+            fmt_ns(b.total as u64)
+        );
+        for v in b.leaves {
+            let _ = write!(out, " {:>9}", fmt_ns(v as u64));
+        }
+        let _ = writeln!(out, " {:>9}", fmt_ns(b.fault_ns.iter().sum::<f64>() as u64));
+    }
+    out
+}
+
+/// Column titles that fit nine characters.
+fn short(leaf: &str) -> &str {
+    match leaf {
+        "exec_retry" => "ex.retry",
+        "exec_open" => "ex.open",
+        "exec_teardown" => "ex.tear",
+        "exec_load" => "ex.load",
+        "exec_finish" => "ex.finish",
+        "startup_loader" => "st.loader",
+        "startup_init" => "st.init",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{ExecInfo, SpawnKind};
+
+    fn rec(pid: u32) -> SpawnRecord {
+        let mut r = SpawnRecord::new(pid, SpawnKind::Exec);
+        r.complete = true;
+        r.exec = Some(ExecInfo {
+            filename: "/x/exit0".into(),
+            ret: Some(0),
+            errno_name: None,
+            attempts: Vec::new(),
+            execs: 1,
+            final_filename: None,
+        });
+        r.phases_ns.copy = Some(40_000);
+        r.phases_ns.exec = Some(90_000);
+        r.phases_ns.exec_load = Some(90_000);
+        r.total_ns = Some(130_000);
+        r
+    }
+
+    #[test]
+    fn writes_every_file_from_a_recorded_trace() {
+        let dir = std::env::temp_dir().join(format!("spawnprof-report-{}", std::process::id()));
+        let trace = dir.join("vfork.jsonl");
+        fs::create_dir_all(&dir).expect("mkdir");
+        let mut text = String::from("command output line\n");
+        for pid in 1..4 {
+            text.push_str(&json::to_line(&rec(pid)).expect("json"));
+            text.push('\n');
+        }
+        text.push_str(&json::to_line(&SpawnRecord::new(9, SpawnKind::Root)).expect("json"));
+        fs::write(&trace, text).expect("write");
+        let t = read_trace(&trace).expect("read");
+        assert_eq!((t.stem.as_str(), t.records.len()), ("vfork", 4));
+        let out = dir.join("out");
+        let w = write(&[t], GroupBy::File, "test", &out).expect("report");
+        assert_eq!((w.skipped, w.bars.len(), w.bars[0].n), (1, 1, 3));
+        for f in &w.files {
+            let body = fs::read_to_string(f).expect("read back");
+            assert!(!body.is_empty(), "{} is empty", f.display());
+        }
+        let svg = fs::read_to_string(out.join("phases.svg")).expect("svg");
+        assert!(svg.contains("<svg") && svg.contains("exec: load") && svg.contains("vfork"));
+        let csv = fs::read_to_string(out.join("phases.csv")).expect("csv");
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap_or("")
+                .starts_with("vfork,3,130000,0,40000")
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn nothing_usable_is_an_error() {
+        let t = Trace {
+            stem: "x".into(),
+            records: vec![SpawnRecord::new(1, SpawnKind::Root)],
+        };
+        let dir = std::env::temp_dir().join(format!("spawnprof-empty-{}", std::process::id()));
+        assert!(write(&[t], GroupBy::Program, "x", &dir).is_err());
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,556 @@
+//! `phases`: where each strategy's spawn time goes, for a static and a dynamic child, and why
+//! each strategy costs what it costs, read from the trace.
+
+use std::{fmt::Write as _, fs, path::PathBuf};
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::json;
+
+use super::{
+    Ctx, Outcome,
+    ctx::Probes,
+    md, plot,
+    stats::{self, Ci, Summary},
+    trace::{self, Record},
+    worker::{Job, LaneSpec, RoundsJob, RoundsOut},
+};
+
+pub const LANES: [&str; 8] = [
+    "raw-vfork",
+    "vfork",
+    "clone3",
+    "template",
+    "posix-spawn",
+    "std",
+    "zygote",
+    "fork",
+];
+
+/// Phases compared between strategies: the main ones, exec's parts, and fault time.
+const COMPARED: [&str; 12] = [
+    "prep",
+    "copy",
+    "queue",
+    "setup",
+    "exec_open",
+    "exec_teardown",
+    "exec_load",
+    "exec_finish",
+    "startup",
+    "run",
+    "reap",
+    "faults",
+];
+
+/// Lanes that go through spawn-fast's API (and so fire the `prep` mark).
+pub fn has_mark(lane: &str) -> bool {
+    !matches!(lane, "std" | "raw-vfork")
+}
+
+/// What each lane does, from its implementation; the trace then says what that costs.
+fn mechanism(lane: &str) -> &'static str {
+    match lane {
+        "raw-vfork" => {
+            "the reference: `vfork` then `execve` by path, no signal or fd work, not even a mark"
+        }
+        "vfork" => {
+            "spawn-fast: all signals blocked around `vfork`; the child resets signal handlers, \
+             applies the fd plan and calls `execveat` on the cached O_PATH fd"
+        }
+        "clone3" => {
+            "spawn-fast: `clone3(CLONE_VM|CLONE_VFORK|CLONE_PIDFD)` on a per-thread stack, same \
+             child-side plan as vfork, pidfd from the kernel"
+        }
+        "template" => "spawn-fast `Template` (Auto = clone3 here): argv, envp, fd plan built once",
+        "posix-spawn" => {
+            "glibc `posix_spawn` through spawn-fast: glibc maps a fresh stack for the child, \
+             blocks signals, runs `clone3(CLONE_VM|CLONE_VFORK)`; the child resets every \
+             signal's disposition and applies file actions, then `execve`"
+        }
+        "std" => {
+            "`std::process::Command`: builds argv/envp per spawn, then glibc `posix_spawn` (it \
+             can here: no pre_exec, no uid change)"
+        }
+        "zygote" => {
+            "a runner forked once does the clone3; each request crosses a unix socket with fds \
+             (SCM_RIGHTS), the status comes back through a pipe"
+        }
+        "fork" => {
+            "`fork` copies the page tables and VMAs; the child then drops that copy again in \
+             exec (teardown) and both sides take copy-on-write faults"
+        }
+        _ => "",
+    }
+}
+
+#[derive(Serialize)]
+struct LaneResult {
+    lane: String,
+    wall: Summary,
+    /// median wall / median wall of raw-vfork, untraced.
+    ratio_vs_raw_vfork: Ci,
+    /// Traced spawns matched to a record.
+    traced: usize,
+    traced_total: Summary,
+    /// Wall time the probes do not cover (user space before the clone and after the wait).
+    outside_trace: Summary,
+    phase_median_ns: Vec<(String, f64)>,
+    /// Phase differences against raw-vfork (ns), with intervals.
+    diff_vs_raw_vfork: Vec<(String, Ci)>,
+    faults_per_spawn: f64,
+}
+
+#[derive(Serialize)]
+struct ChildResult {
+    child: String,
+    path: String,
+    lanes: Vec<LaneResult>,
+}
+
+struct Params {
+    passes: usize,
+    rounds_timed: usize,
+    rounds_traced: usize,
+    warmup: usize,
+}
+
+pub fn run(ctx: &Ctx) -> Result<Outcome> {
+    let p = if ctx.quick {
+        Params {
+            passes: 1,
+            rounds_timed: 15,
+            rounds_traced: 8,
+            warmup: 2,
+        }
+    } else {
+        Params {
+            passes: 3,
+            rounds_timed: 300,
+            rounds_traced: 120,
+            warmup: 10,
+        }
+    };
+    let children: [(&str, PathBuf); 2] = [
+        ("static", ctx.tools.exit0.clone()),
+        ("dynamic", PathBuf::from("/bin/true")),
+    ];
+    // Work estimate in ms: ~0.4 ms per static spawn, ~1.2 ms per dynamic one, traced x1.5.
+    let per = |c: usize| if c == 0 { 0.4 } else { 1.2 };
+    let est = |c: usize, r: usize, traced: bool| {
+        (per(c) * (r * LANES.len()) as f64 * if traced { 1.5 } else { 1.0 }) as u64 + 300
+    };
+    ctx.plan(
+        (0..2)
+            .map(|c| est(c, p.rounds_timed, false) + est(c, p.rounds_traced, true))
+            .sum::<u64>()
+            * p.passes as u64,
+    );
+    let traces_dir = ctx.dir.join("traces");
+    let mut wall: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); LANES.len()]; 2];
+    let mut matched: Vec<Vec<Vec<(Record, f64)>>> = vec![vec![Vec::new(); LANES.len()]; 2];
+    let mut csv = String::from("child,pass,traced,lane,round,ns\n");
+    for pass in 0..p.passes {
+        // Alternate the children's order between passes, so drift hits both alike.
+        let order: Vec<usize> = if pass % 2 == 0 {
+            vec![0, 1]
+        } else {
+            vec![1, 0]
+        };
+        for c in order {
+            let (cname, path) = &children[c];
+            for traced in [false, true] {
+                let rounds = if traced {
+                    p.rounds_traced
+                } else {
+                    p.rounds_timed
+                };
+                let job = |out| {
+                    Job::Rounds(RoundsJob {
+                        out,
+                        lanes: LANES
+                            .iter()
+                            .map(|l| LaneSpec {
+                                strategy: l.to_string(),
+                                every: 1,
+                            })
+                            .collect(),
+                        ballast_bytes: 0,
+                        ballast: spawn_fast::bench::BallastMode::Dirty,
+                        child: path.clone(),
+                        args: Vec::new(),
+                        rounds,
+                        warmup: p.warmup,
+                    })
+                };
+                let probes = if traced {
+                    Probes::SpawnAndFaults
+                } else {
+                    Probes::None
+                };
+                let tfile = traces_dir.join(format!("{cname}-pass{pass}.jsonl"));
+                if traced {
+                    fs::create_dir_all(&traces_dir)?;
+                }
+                let (out, records): (RoundsOut, _) =
+                    ctx.worker(job, probes, traced.then_some(tfile.as_path()))?;
+                for s in &out.samples {
+                    let _ = writeln!(
+                        csv,
+                        "{cname},{pass},{traced},{},{},{}",
+                        LANES[s.lane], s.round, s.ns
+                    );
+                }
+                if traced {
+                    for (s, r) in out
+                        .samples
+                        .iter()
+                        .zip(trace::match_samples(&records, &out.samples))
+                    {
+                        if let Some(r) = r {
+                            let mut r = r.clone();
+                            if !has_mark(LANES[s.lane]) {
+                                trace::drop_stale_prep(&mut r)?;
+                            }
+                            matched[c][s.lane].push((r, s.ns as f64));
+                        }
+                    }
+                } else {
+                    out.samples
+                        .iter()
+                        .for_each(|s| wall[c][s.lane].push(s.ns as f64));
+                }
+                ctx.done(
+                    est(c, rounds, traced),
+                    &format!(
+                        "pass {}/{} {cname} {}",
+                        pass + 1,
+                        p.passes,
+                        if traced { "traced" } else { "timed" }
+                    ),
+                );
+            }
+        }
+    }
+    ctx.write_text("samples.csv", &csv)?;
+
+    let mut results = Vec::new();
+    for (c, (cname, path)) in children.iter().enumerate() {
+        // Per-strategy subsets of the traces, rendered by the one phase renderer.
+        let sub = traces_dir.join(cname);
+        fs::create_dir_all(&sub)?;
+        let mut files = Vec::new();
+        for (l, lane) in LANES.iter().enumerate() {
+            let f = sub.join(format!("{lane}.jsonl"));
+            trace::write_lines(&f, matched[c][l].iter().map(|(r, _)| r))?;
+            files.push(f);
+        }
+        ctx.phase_report(
+            &files,
+            "file",
+            &format!(
+                "{cname} child ({})",
+                path.file_name().map_or("?".into(), |f| f.to_string_lossy())
+            ),
+            &ctx.dir.join(cname),
+        )?;
+        results.push(analyse(ctx, cname, path, &wall[c], &matched[c]));
+    }
+    write_report(ctx, &p, &results)
+}
+
+fn analyse(
+    ctx: &Ctx,
+    cname: &str,
+    path: &std::path::Path,
+    wall: &[Vec<f64>],
+    matched: &[Vec<(Record, f64)>],
+) -> ChildResult {
+    let phase_values = |l: usize, phase: &str| -> Vec<f64> {
+        if phase == "prep" && !has_mark(LANES[l]) {
+            return Vec::new(); // not measured: shown as n/a, never compared
+        }
+        matched[l]
+            .iter()
+            .map(|(r, _)| match phase {
+                "faults" => r.fault_ns() as f64,
+                _ => r.phase(phase).unwrap_or(0) as f64,
+            })
+            .collect()
+    };
+    let reference = 0; // raw-vfork
+    let lanes = LANES
+        .iter()
+        .enumerate()
+        .map(|(l, lane)| {
+            let mut rng = stats::rng(ctx.seed, &format!("phases/{cname}/{lane}"));
+            let totals: Vec<f64> = matched[l]
+                .iter()
+                .map(|(r, _)| r.total_ns.unwrap_or(0) as f64)
+                .collect();
+            let outside: Vec<f64> = matched[l]
+                .iter()
+                .map(|(r, ns)| ns - r.total_ns.unwrap_or(0) as f64)
+                .collect();
+            LaneResult {
+                lane: lane.to_string(),
+                wall: stats::summary(&wall[l]),
+                ratio_vs_raw_vfork: stats::ratio_of_medians(&mut rng, &wall[l], &wall[reference]),
+                traced: matched[l].len(),
+                traced_total: stats::summary(&totals),
+                outside_trace: stats::summary(&outside),
+                phase_median_ns: COMPARED
+                    .iter()
+                    .map(|ph| (ph.to_string(), stats::median(&phase_values(l, ph))))
+                    .collect(),
+                diff_vs_raw_vfork: COMPARED
+                    .iter()
+                    .map(|ph| {
+                        let ci = stats::diff_of_medians(
+                            &mut rng,
+                            &phase_values(l, ph),
+                            &phase_values(reference, ph),
+                        );
+                        (ph.to_string(), ci)
+                    })
+                    .collect(),
+                faults_per_spawn: matched[l]
+                    .iter()
+                    .map(|(r, _)| r.fault_count() as f64)
+                    .sum::<f64>()
+                    / matched[l].len().max(1) as f64,
+            }
+        })
+        .collect();
+    ChildResult {
+        child: cname.to_string(),
+        path: path.display().to_string(),
+        lanes,
+    }
+}
+
+/// "setup +40 µs [+35, +46], copy +12 µs [...]": the phases that explain a lane's extra cost.
+fn explain(l: &LaneResult) -> String {
+    let mut big: Vec<&(String, Ci)> = l
+        .diff_vs_raw_vfork
+        .iter()
+        .filter(|(_, ci)| ci.excludes(0.0) && ci.point.abs() >= 5_000.0)
+        .collect();
+    big.sort_by(|a, b| b.1.point.abs().total_cmp(&a.1.point.abs()));
+    if big.is_empty() {
+        return "no phase differs from raw vfork by 5 µs or more (95% CI)".into();
+    }
+    big.iter()
+        .take(4)
+        .map(|(ph, ci)| format!("{} {}", ph.replace('_', " "), md::diff(ci)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcome> {
+    let mut body = String::new();
+    let mut plot_series = Vec::new();
+    for (c, res) in results.iter().enumerate() {
+        let _ = writeln!(
+            body,
+            "### {} child (`{}`)\n\nUntimed by probes (wall time, spawn to reap, {} runs interleaved) and traced (phase medians):\n",
+            res.child, res.path, p.passes
+        );
+        let rows: Vec<Vec<String>> = res
+            .lanes
+            .iter()
+            .map(|l| {
+                let ph = |name: &str| {
+                    md::dur(
+                        l.phase_median_ns
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .map_or(f64::NAN, |(_, v)| *v),
+                    )
+                };
+                vec![
+                    format!("`{}`", l.lane),
+                    md::dur(l.wall.median),
+                    format!("{} – {}", md::dur(l.wall.p10), md::dur(l.wall.p90)),
+                    md::ratio(&l.ratio_vs_raw_vfork),
+                    ph("prep"),
+                    ph("copy"),
+                    ph("setup"),
+                    ph("exec_open"),
+                    ph("exec_teardown"),
+                    ph("exec_load"),
+                    ph("startup"),
+                    ph("reap"),
+                    format!("{} ({:.1})", ph("faults"), l.faults_per_spawn),
+                    md::dur(l.outside_trace.median),
+                ]
+            })
+            .collect();
+        body.push_str(&md::table(
+            &[
+                "strategy",
+                "wall median",
+                "wall p10 – p90",
+                "vs raw-vfork [95% CI]",
+                "prep",
+                "copy",
+                "setup",
+                "exec open",
+                "exec teardown",
+                "exec load",
+                "startup",
+                "reap",
+                "fault time (faults/spawn)",
+                "outside the trace",
+            ],
+            &rows,
+        ));
+        let _ = writeln!(
+            body,
+            "\nWhy each costs what it costs (traced phase medians minus raw vfork's, 95% bootstrap CI; phases within 5 µs or whose interval includes 0 are left out):\n"
+        );
+        for l in &res.lanes {
+            let _ = writeln!(
+                body,
+                "- **{}** ({}): {}.",
+                l.lane,
+                mechanism(&l.lane),
+                if l.lane == "raw-vfork" {
+                    "the reference".to_string()
+                } else {
+                    explain(l)
+                }
+            );
+        }
+        let _ = writeln!(body);
+        body.push_str(&md::figure(
+            &format!("{}/phases.svg", res.child),
+            &format!(
+                "{} child: median of each phase per strategy (from `spawnprof report`; black tick = median traced total)",
+                res.child
+            ),
+        ));
+        body.push_str(&md::figure(
+            &format!("{}/faults.svg", res.child),
+            &format!(
+                "{} child: median page-fault time per spawn, by side",
+                res.child
+            ),
+        ));
+        plot_series.push(plot::Series {
+            name: format!("{} child", res.child),
+            points: res
+                .lanes
+                .iter()
+                .enumerate()
+                .map(|(i, l)| plot::Point {
+                    x: i,
+                    mid: l.wall.median / 1e3,
+                    lo: l.wall.p10 / 1e3,
+                    hi: l.wall.p90 / 1e3,
+                })
+                .collect(),
+        });
+        let _ = c;
+    }
+    let labels: Vec<String> = LANES.iter().map(|s| s.to_string()).collect();
+    plot::bars(
+        &ctx.dir.join("wall.svg"),
+        &plot::Chart {
+            title: "Spawn + wait, untraced (median, whiskers p10–p90)",
+            x_desc: "strategy",
+            y_desc: "time per spawn (µs)",
+            x_labels: &labels,
+            log_y: false,
+        },
+        &plot_series,
+    )?;
+    let results_md = format!(
+        "{}\n{body}",
+        md::figure(
+            "wall.svg",
+            "Untraced spawn+wait time per strategy, both children (median, p10–p90)"
+        )
+    );
+
+    let lane = |c: usize, n: &str| results[c].lanes.iter().find(|l| l.lane == n);
+    let (ps, rv) = (lane(0, "posix-spawn"), lane(0, "raw-vfork"));
+    let dynamic_startup = lane(1, "clone3")
+        .and_then(|l| l.phase_median_ns.iter().find(|(n, _)| n == "startup"))
+        .map_or(f64::NAN, |(_, v)| *v);
+    let dynamic_total = lane(1, "clone3").map_or(f64::NAN, |l| l.traced_total.median);
+    let answer = match (ps, rv) {
+        (Some(ps), Some(rv)) => format!(
+            "For a static child, glibc posix_spawn costs {} of a raw vfork+execve ({} vs {} median); the trace puts the difference in {}. \
+             fork costs {} even from a small parent. For the dynamic /bin/true, startup (ld.so + libc init) is {} of a {} traced spawn, so the strategy matters far less.",
+            md::ratio(&ps.ratio_vs_raw_vfork),
+            md::dur(ps.wall.median),
+            md::dur(rv.wall.median),
+            explain(ps),
+            lane(0, "fork").map_or("n/a".into(), |f| md::ratio(&f.ratio_vs_raw_vfork)),
+            md::dur(dynamic_startup),
+            md::dur(dynamic_total),
+        ),
+        _ => "no result".into(),
+    };
+    let one_line = match (ps, rv) {
+        (Some(ps), Some(_)) => format!(
+            "static child: posix_spawn = {} of raw vfork, fork = {}; dynamic /bin/true: startup {} of {} per spawn",
+            md::ratio(&ps.ratio_vs_raw_vfork),
+            lane(0, "fork").map_or("n/a".into(), |f| md::ratio(&f.ratio_vs_raw_vfork)),
+            md::dur(dynamic_startup),
+            md::dur(dynamic_total)
+        ),
+        _ => "no result".into(),
+    };
+    let params = json!({
+        "lanes": LANES,
+        "children": results.iter().map(|r| (r.child.clone(), r.path.clone())).collect::<Vec<_>>(),
+        "passes": p.passes,
+        "rounds_timed_per_pass": p.rounds_timed,
+        "rounds_traced_per_pass": p.rounds_traced,
+        "warmup_rounds": p.warmup,
+        "parent_ballast_bytes": 0,
+        "bootstrap_iterations": stats::ITERATIONS,
+    });
+    let env = ctx.write_env(params.clone())?;
+    ctx.write_json(
+        "data.json",
+        &json!({"answer": one_line, "quick": ctx.quick, "params": params, "results": results}),
+    )?;
+    let readme = md::Readme {
+        title: "phases: where each spawn strategy's time goes".into(),
+        rerun: ctx.rerun(),
+        question: "For each way of spawning (spawn-fast's fork, vfork, posix_spawn, clone3, zygote and template, Rust's std, and a raw vfork+execve reference), where does the time of one spawn go: copying the parent, waiting to run, the child's setup, exec (open, teardown, load, finish), the dynamic loader, the reap, and page faults? And why does each strategy cost what it costs, for instance why is glibc posix_spawn slower than a raw vfork?".into(),
+        answer,
+        method: format!(
+            "One release-built worker process (no ballast: a few MiB) spawns each child with all {} strategies in turn, round-robin with the starting strategy rotated every round, \
+             {} timed rounds and {} traced rounds per pass, {} passes alternating which child goes first, after {} warm-up rounds. \
+             Timed runs are untraced and give the wall time (spawn call to wait return, CLOCK_MONOTONIC). Traced runs run the same worker under `spawnprof trace` (spawn and page-fault probes); \
+             each spawn's record is matched to the worker's sample by time (the clone entry falls inside the sample's window; the worker spawns one child at a time). \
+             Ratios are of medians with 95% percentile-bootstrap intervals ({} resamples); phase differences are differences of medians, also bootstrapped. \
+             The per-strategy traces are rendered by `spawnprof report --by file` (the same renderer users get).",
+            LANES.len(), p.rounds_timed, p.rounds_traced, p.passes, p.warmup, stats::ITERATIONS
+        ),
+        results: results_md,
+        limits: vec![
+            format!("Shared VM: load average {:.2} before and {:.2} after the run (other agents were building and testing); absolute times swing by up to 2x between runs, ratios of interleaved medians much less.", env.loadavg_before[0], env.loadavg_after[0]),
+            "`prep` (spawn API entry to the clone call) is only measured where a mark exists: spawn-fast's lanes (uprobe on `spawn_fast_mark_enter`). For `std` and `raw-vfork` it is 0 in the tables and the time before the clone is in \"outside the trace\" (wall minus traced total: user space before the clone and after the wait, plus probe overhead).".into(),
+            "Traced phases include the probes' own cost (see the `overhead` report); wall times in the first columns are from untraced runs.".into(),
+            "Medians of phases do not add up to the median total; the black tick in the phase plots is the median traced total.".into(),
+            "The zygote's children are created by the zygote, so `copy` and `setup` are the zygote's clone3; the request's socket round trip is in `prep` and the status pipe in `reap`.".into(),
+            "Hardware counters (cycles, cache misses) are not available in this VM, so the trace shows where time goes, not why a phase is slow at the instruction level.".into(),
+        ],
+        files: vec![
+            ("data.json".into(), "every number in this report (summaries, intervals, parameters)".into()),
+            ("samples.csv".into(), "every timed and traced spawn: child, pass, lane, round, ns".into()),
+            ("traces/".into(), "the raw `spawnprof trace --json` output of each traced pass, and its per-strategy subsets".into()),
+            ("static/".into(), "`spawnprof report` of the static child: phases.svg, faults.svg, phases.csv, summary.txt".into()),
+            ("dynamic/".into(), "the same for /bin/true".into()),
+            ("wall.svg".into(), "untraced wall time per strategy".into()),
+            ("env.json".into(), "machine, toolchain, commit, load, parameters, seed".into()),
+        ],
+    };
+    ctx.write_text("README.md", &readme.render())?;
+    Ok(Outcome { answer: one_line })
+}
