@@ -16,9 +16,7 @@ use spawn_common::{
 
 use crate::{
     emit::{NO_WAKEUP, header},
-    state::{
-        EVENTS, FAULT_START, FaultStart, PROC, ProcFaults, bump, config, current, followed, layout,
-    },
+    state::{EVENTS, FAULT_START, PROC, ProcFaults, bump, config, current, followed, layout},
 };
 
 const EMPTY: ProcFaults = ProcFaults {
@@ -186,31 +184,38 @@ pub fn page_fault_user(ctx: TracePointContext) -> u32 {
             add(&mut (*t).cow, 1);
         }
     }
-    if FAULT_START.get_ptr(tid).is_some() {
-        // The previous fault of this thread never reached its exit mark (retried or failed).
+    let Some(slot) = FAULT_START.get_ptr_mut(0) else {
+        return 0;
+    };
+    // SAFETY: this CPU's own slot. A thread preempted mid-fault can find its slot taken by
+    // another thread's fault on this CPU; the tid check at the exit mark then drops the time
+    // (counted untimed), never charges it to the wrong thread.
+    let slot = unsafe { &mut *slot };
+    if slot.tid != 0 {
+        // The previous fault on this CPU never reached its exit mark (retried, failed, or
+        // migrated).
         bump(counter::UNTIMED_FAULTS);
     }
-    let start = FaultStart {
-        // SAFETY: helper call without arguments.
-        ts_ns: unsafe { bpf_ktime_get_ns() },
-        parent_side: parent_side as u32,
-        _pad: 0,
-    };
-    if FAULT_START.insert(tid, start, 0).is_err() {
-        bump(counter::FAULT_STATE_FULL);
-    }
+    slot.tid = tid;
+    // SAFETY: helper call without arguments.
+    slot.ts_ns = unsafe { bpf_ktime_get_ns() };
+    slot.parent_side = parent_side as u32;
     0
 }
 
 #[inline(always)]
 fn fault_exit(major: bool) -> u32 {
-    let (tid, tgid) = current();
-    let Some(start) = FAULT_START.get_ptr(tid) else {
+    let Some(slot) = FAULT_START.get_ptr_mut(0) else {
         return 0;
     };
-    // SAFETY: valid until the remove below; only this thread touches its own key.
-    let start = unsafe { *start };
-    let _ = FAULT_START.remove(tid);
+    // SAFETY: this CPU's own slot, see `page_fault_user`.
+    let slot = unsafe { &mut *slot };
+    let (tid, tgid) = current();
+    if slot.tid == 0 || slot.tid != tid {
+        return 0;
+    }
+    let start = *slot;
+    slot.tid = 0;
     // SAFETY: helper call without arguments.
     let dt = unsafe { bpf_ktime_get_ns() }.saturating_sub(start.ts_ns);
     let Some(p) = PROC.get_ptr_mut(tgid) else {

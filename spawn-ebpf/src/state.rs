@@ -2,7 +2,7 @@
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, generated::bpf_get_current_ancestor_cgroup_id},
     macros::map,
-    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, LruHashMap, PerCpuArray, RingBuf},
 };
 use spawn_common::{Config, FaultTotals, Layout, RING_BYTES, counter};
 
@@ -62,18 +62,22 @@ pub struct ProcFaults {
 #[map]
 pub static PROC: LruHashMap<u32, ProcFaults> = LruHashMap::with_max_entries(65_536, 0);
 
-/// A fault between its entry (tracepoint) and exit (perf event), by tid.
+/// A fault between its entry (tracepoint) and exit (perf event), one slot per CPU: a minor
+/// fault starts and ends on the same CPU, and a per-CPU slot costs no hash-map insert and
+/// delete per fault (those dominated the per-fault overhead). A fault that migrated (it slept,
+/// a major fault) finds another thread's slot or none and is counted untimed.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct FaultStart {
     pub ts_ns: u64,
+    /// The faulting thread; 0 = slot empty.
+    pub tid: u32,
     /// 1 when the fault is charged to the parent side (`ProcFaults::parent`).
     pub parent_side: u32,
-    pub _pad: u32,
 }
 
 #[map]
-pub static FAULT_START: HashMap<u32, FaultStart> = HashMap::with_max_entries(16_384, 0);
+pub static FAULT_START: PerCpuArray<FaultStart> = PerCpuArray::with_max_entries(1, 0);
 
 #[inline(always)]
 pub fn layout() -> Layout {

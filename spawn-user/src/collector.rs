@@ -35,8 +35,19 @@ impl Collector {
     /// Waits up to `timeout_ms` for events, consumes all that are there, and returns the
     /// records that are complete.
     pub fn poll(&mut self, timeout_ms: i32) -> Vec<SpawnRecord> {
+        self.fill(timeout_ms);
+        self.ready()
+    }
+
+    /// First half of [`Self::poll`]: wait, then consume the events that are there.
+    pub fn fill(&mut self, timeout_ms: i32) {
         wait_readable(self.ring.as_raw_fd(), timeout_ms);
         self.drain();
+    }
+
+    /// Second half of [`Self::poll`]: the records complete by now. Between the two halves a
+    /// caller can learn facts that must precede release (which pid is the traced root).
+    pub fn ready(&mut self) -> Vec<SpawnRecord> {
         self.asm.advance_to(monotonic_ns());
         self.asm.drain_ready()
     }

@@ -201,14 +201,14 @@ fn read_loop(
         };
     loop {
         let stopping = stop.load(Ordering::Relaxed);
+        col.fill(if stopping { 0 } else { 100 });
+        // After the events, before releasing records: the root's reap can only be among the
+        // events once the root's pid was sent (it is sent before the wait), so the root
+        // record is always named before it can be released.
         if let Ok(pid) = root_rx.try_recv() {
             col.set_root(pid);
         }
-        records += emit(
-            col.poll(if stopping { 0 } else { 100 }),
-            &mut writer,
-            &mut summary,
-        )?;
+        records += emit(col.ready(), &mut writer, &mut summary)?;
         if stopping {
             break;
         }

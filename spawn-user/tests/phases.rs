@@ -123,6 +123,7 @@ fn phase_sums_match_spawn_fast_wall_time() {
         .args([
             "trace",
             "--json",
+            "--prep",
             "--",
             spawnprof_path(),
             "workload",
