@@ -33,8 +33,6 @@ pub enum LoadError {
     },
     #[error("eBPF map {0}: {1}")]
     Map(&'static str, aya::maps::MapError),
-    #[error("cgroup {0}: {1}")]
-    Cgroup(String, String),
     #[error("eBPF map {0} is missing from the probes")]
     MissingMap(&'static str),
     #[error("listing online CPUs: {0}")]
@@ -56,37 +54,12 @@ pub struct ProbeOptions {
     pub cgroup: Option<CgroupFilter>,
 }
 
-/// A cgroup v2 as the kernel names it: its id (the directory's inode) and depth.
+/// A cgroup v2 as the kernel names it: its id (the directory's inode) and its depth below the
+/// cgroup2 root (see `live::filter::resolve_cgroup`, which finds both from a path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CgroupFilter {
     pub id: u64,
     pub level: u32,
-}
-
-impl CgroupFilter {
-    /// `path` is a cgroup v2 directory, absolute (`/sys/fs/cgroup/a/b`) or relative to the
-    /// cgroup2 mount (`a/b`).
-    pub fn from_path(path: &std::path::Path) -> Result<Self, LoadError> {
-        use std::os::unix::fs::MetadataExt;
-        const ROOT: &str = "/sys/fs/cgroup";
-        let full = if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            std::path::Path::new(ROOT).join(path)
-        };
-        let bad = |why: String| LoadError::Cgroup(full.display().to_string(), why);
-        let rel = full
-            .strip_prefix(ROOT)
-            .map_err(|_| bad(format!("not under the cgroup v2 mount {ROOT}")))?;
-        let meta = fs::metadata(&full).map_err(|e| bad(e.to_string()))?;
-        if !full.join("cgroup.procs").exists() {
-            return Err(bad("not a cgroup v2 directory".into()));
-        }
-        Ok(Self {
-            id: meta.ino(),
-            level: rel.components().count() as u32,
-        })
-    }
 }
 
 /// Tracepoints: (program, category, name, required). Optional ones are off, with a note, on

@@ -26,6 +26,7 @@ pub fn run(install_root: Option<&Path>) -> Result<()> {
     ensure_rust_src()?;
     linker::ensure(install_root)?;
     ensure_tracefs()?;
+    ensure_prometheus()?;
     println!("[ok] setup finished in {}", util::secs(start.elapsed()));
     Ok(())
 }
@@ -76,6 +77,28 @@ fn ensure_rust_src() -> Result<()> {
         Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", "nightly"]),
     )?;
     report("done", "added rust-src to nightly");
+    Ok(())
+}
+
+/// The Prometheus server the `spawnprof serve` integration test scrapes with.
+fn ensure_prometheus() -> Result<()> {
+    let step = "checking for prometheus";
+    if let Ok(version) = util::output(step, Command::new("prometheus").arg("--version")) {
+        let first = version.lines().next().unwrap_or("").trim().to_string();
+        report("ok", format!("prometheus found ({first})"));
+        return Ok(());
+    }
+    util::run(
+        "updating the apt package lists (for prometheus)",
+        Command::new("apt-get").arg("update"),
+    )?;
+    util::run(
+        "installing prometheus (the serve test scrapes spawnprof with it)",
+        Command::new("apt-get")
+            .args(["install", "-y", "prometheus"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    report("done", "installed prometheus");
     Ok(())
 }
 

@@ -58,6 +58,10 @@ pub(crate) enum Close {
     TraceEnd,
     /// A new task got this pid.
     Reused,
+    /// Evicted to keep memory bounded: a partial record idle this long (ns).
+    StalePartial(u64),
+    /// Evicted to keep memory bounded: more than this many records were open.
+    Overflow(usize),
 }
 
 pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
@@ -228,6 +232,13 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
             notes.push("pid reused before this task was seen exiting (lost events?)".into());
         }
         Close::Reused => {}
+        Close::StalePartial(ns) => notes.push(format!(
+            "evicted: partial record with no event for {} s",
+            ns / 1_000_000_000
+        )),
+        Close::Overflow(n) => notes.push(format!(
+            "evicted: more than {n} records open (least recently active first)"
+        )),
     }
 
     let complete = !partial

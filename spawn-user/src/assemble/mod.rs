@@ -33,6 +33,12 @@ pub struct AssemblerConfig {
     pub grace_ns: u64,
     /// How long an exited child waits for its reap before it is reported unreaped.
     pub reap_timeout_ns: u64,
+    /// A partial record (its creation was not seen) with no event for this long is released
+    /// as it is; clone calls and prep marks with no follow-up are dropped after it too.
+    pub stale_ns: u64,
+    /// At most this many records stay open; beyond it the least recently active are
+    /// released (long-running children on a host traced for hours).
+    pub max_open: usize,
 }
 
 impl Default for AssemblerConfig {
@@ -41,6 +47,8 @@ impl Default for AssemblerConfig {
             reorder_window_ns: 1_000_000,
             grace_ns: 20_000_000,
             reap_timeout_ns: 10_000_000_000,
+            stale_ns: 60_000_000_000,
+            max_open: 100_000,
         }
     }
 }
@@ -55,6 +63,9 @@ pub struct AssemblerStats {
     pub unattributed_faults: u64,
     /// Clone-family calls that failed (no task was created).
     pub failed_clones: u64,
+    /// Records released early to keep memory bounded (stale partial ones, or too many open);
+    /// each still comes out, flagged in its notes.
+    pub evicted: u64,
 }
 
 /// A clone-family call in flight in a parent thread.
@@ -208,7 +219,36 @@ impl Assembler {
         for (key, close) in done {
             self.close(key, close);
         }
+        self.evict(now);
         self.take_ready()
+    }
+
+    /// Keeps memory bounded however long tracing runs: see `stale_ns` and `max_open`.
+    fn evict(&mut self, now: u64) {
+        let stale_ns = self.cfg.stale_ns;
+        let stale = |ts: u64| ts.saturating_add(stale_ns) <= now;
+        let idle: Vec<u32> = self
+            .tasks
+            .iter()
+            .filter(|(_, s)| !s.created && !s.exited() && stale(s.last_seen))
+            .map(|(&k, _)| k)
+            .collect();
+        for key in idle {
+            self.stats.evicted += 1;
+            self.close(key, Close::StalePartial(stale_ns));
+        }
+        let excess = self.tasks.len().saturating_sub(self.cfg.max_open);
+        if excess > 0 {
+            let mut by_age: Vec<(u64, u32)> =
+                self.tasks.iter().map(|(&k, s)| (s.last_seen, k)).collect();
+            by_age.sort_unstable();
+            for (_, key) in by_age.into_iter().take(excess) {
+                self.stats.evicted += 1;
+                self.close(key, Close::Overflow(self.cfg.max_open));
+            }
+        }
+        self.pending.retain(|_, pc| !stale(pc.ts));
+        self.prep.retain(|_, ts| !stale(*ts));
     }
 
     /// End of the trace: applies everything buffered and returns every record left, the
@@ -251,7 +291,13 @@ impl Assembler {
         while self.queue.peek().is_some_and(|q| q.0.ts <= limit) {
             if let Some(Reverse(q)) = self.queue.pop() {
                 self.watermark = self.watermark.max(q.ts);
+                let touched = touched(&q.ev);
                 self.apply(q.ev);
+                for pid in touched.into_iter().flatten() {
+                    if let Some(s) = self.tasks.get_mut(&pid) {
+                        s.last_seen = s.last_seen.max(q.ts);
+                    }
+                }
             }
         }
         if limit != u64::MAX {
@@ -471,4 +517,21 @@ impl Assembler {
             }
         }
     }
+}
+
+/// The records an event concerns: the emitting task's own, and for parent-side events the
+/// child's (for eviction bookkeeping only).
+fn touched(ev: &RawEvent) -> [Option<u32>; 3] {
+    let hdr = ev.hdr();
+    let other = match ev {
+        RawEvent::TaskNewtask { child_pid, .. } => Some(*child_pid),
+        RawEvent::ProcessFork { child_pid, .. } => Some(*child_pid),
+        RawEvent::WakeupNew { pid, .. } => Some(*pid),
+        RawEvent::CloneExit { ret, .. } | RawEvent::WaitExit { ret, .. } if *ret > 0 => {
+            u32::try_from(*ret).ok()
+        }
+        RawEvent::Faults { spawn_pid, .. } => Some(*spawn_pid),
+        _ => None,
+    };
+    [Some(hdr.tgid), Some(hdr.tid), other]
 }

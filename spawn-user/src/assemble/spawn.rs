@@ -52,6 +52,8 @@ pub(crate) struct Spawn {
     pub faults: Faults,
     /// The parent exited: nobody known will reap this one.
     pub parent_dead: bool,
+    /// Timestamp of the last event that touched this record (for eviction).
+    pub last_seen: u64,
     pub notes: Vec<String>,
 }
 

@@ -505,6 +505,7 @@ fn unreaped_children_are_released_and_flagged() {
         reorder_window_ns: 10 * US,
         grace_ns: 100 * US,
         reap_timeout_ns: 50_000 * US,
+        ..AssemblerConfig::default()
     };
     let mut a = Assembler::with_config(cfg);
     for e in &s.events {
@@ -641,6 +642,7 @@ fn arbitrary_streams_never_panic_and_complete_records_partition() {
             reorder_window_ns: 20 * US,
             grace_ns: 100 * US,
             reap_timeout_ns: 500 * US,
+            ..AssemblerConfig::default()
         };
         let mut a = Assembler::with_config(cfg);
         let mut recs = Vec::new();
@@ -654,4 +656,66 @@ fn arbitrary_streams_never_panic_and_complete_records_partition() {
         }
         assert_eq!(a.open_records(), 0);
     }
+}
+
+/// Memory stays bounded on a host traced for hours: a partial record that goes quiet is
+/// released (flagged, counted) instead of being held until an exit that may never be seen.
+#[test]
+fn stale_partial_records_are_evicted_and_counted() {
+    let cfg = AssemblerConfig {
+        stale_ns: 1_000_000_000,
+        ..AssemblerConfig::default()
+    };
+    let mut asm = Assembler::with_config(cfg);
+    let mut s = Stream::default();
+    // Already running when tracing began: its exec is the first thing seen of it.
+    s.exec_ok(100, proc(1500), "/bin/sleep", "sleep", false);
+    for e in s.events.drain(..) {
+        asm.push(e);
+    }
+    asm.advance_to(500_000_000);
+    assert!(asm.drain_ready().is_empty(), "not stale yet");
+    asm.advance_to(2_000_000_000);
+    let out = asm.drain_ready();
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert!(
+        out[0]
+            .notes
+            .iter()
+            .any(|n| n.starts_with("evicted: partial")),
+        "{:?}",
+        out[0].notes
+    );
+    assert_eq!(asm.stats().evicted, 1);
+    assert_eq!(asm.open_records(), 0);
+}
+
+#[test]
+fn too_many_open_records_evicts_the_least_recently_active() {
+    let cfg = AssemblerConfig {
+        max_open: 2,
+        ..AssemblerConfig::default()
+    };
+    let mut asm = Assembler::with_config(cfg);
+    let p = proc(1600);
+    let mut s = Stream::default();
+    // Three long-running children, created while tracing (never stale), started in turn.
+    for (i, child) in [1601u32, 1602, 1603].into_iter().enumerate() {
+        s.fork(i as u64 * 100, p, child, syscall::CLONE, cf::SIGCHLD, "srv");
+    }
+    for e in s.events.drain(..) {
+        asm.push(e);
+    }
+    asm.advance_to(10_000_000);
+    let out = asm.drain_ready();
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].pid, 1601, "the oldest goes first");
+    assert!(
+        out[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("more than 2 records open"))
+    );
+    assert_eq!(asm.stats().evicted, 1);
+    assert_eq!(asm.open_records(), 2);
 }

@@ -104,9 +104,9 @@ pub fn locate(path: &Path, mounts: &[PathBuf]) -> Option<(PathBuf, PathBuf)> {
         .max_by_key(|(m, _)| m.as_os_str().len())
 }
 
-/// The probes' filter for a cgroup v2 directory. Unlike [`CgroupFilter::from_path`], this
-/// finds the cgroup2 mount in mountinfo, so it also works on hybrid hosts where cgroup2 is
-/// mounted at /sys/fs/cgroup/unified (the depth must count from the cgroup2 root).
+/// The probes' filter for a cgroup v2 directory. The cgroup2 mount is found in mountinfo, so
+/// this also works on hybrid hosts where cgroup2 is mounted at /sys/fs/cgroup/unified (the
+/// depth must count from the cgroup2 root, not from /sys/fs/cgroup).
 pub fn resolve_cgroup(path: &Path) -> Result<(CgroupFilter, PathBuf), CgroupError> {
     use std::os::unix::fs::MetadataExt;
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();

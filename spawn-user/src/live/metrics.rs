@@ -52,6 +52,7 @@ pub struct Metrics {
     lost_events: Counter,
     decode_errors: Counter,
     late_events: Counter,
+    evicted_records: Counter,
     open_records: Gauge,
     cpu_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
     rss_bytes: Gauge,
@@ -126,6 +127,12 @@ impl Metrics {
             "Events that arrived after their reorder window",
             late_events.clone(),
         );
+        let evicted_records = Counter::default();
+        r.register(
+            "evicted_records",
+            "Records released early to bound memory (stale partial ones, or too many open)",
+            evicted_records.clone(),
+        );
         let open_records = Gauge::default();
         r.register(
             "open_records",
@@ -160,6 +167,7 @@ impl Metrics {
             lost_events,
             decode_errors,
             late_events,
+            evicted_records,
             open_records,
             cpu_seconds,
             rss_bytes,
@@ -228,6 +236,7 @@ impl Metrics {
         mirror(&self.lost_events, h.lost_events);
         mirror(&self.decode_errors, h.decode_errors);
         mirror(&self.late_events, h.assembler.late_events);
+        mirror(&self.evicted_records, h.assembler.evicted);
         self.open_records
             .set(i64::try_from(h.open_records).unwrap_or(i64::MAX));
         let have = self.cpu_seconds.get();

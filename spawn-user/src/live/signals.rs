@@ -23,8 +23,3 @@ pub fn install() {
 pub fn stopping() -> bool {
     STOP.load(Ordering::Relaxed)
 }
-
-/// Asks for a stop from inside the program (e.g. `q` in `top`, or `--duration` elapsed).
-pub fn request_stop() {
-    STOP.store(true, Ordering::Relaxed);
-}

@@ -16,12 +16,13 @@ pub fn med_p99(h: &LogHistogram) -> (String, String) {
 /// The losses, always shown (a summary over an incomplete stream must say so).
 pub fn health_line(h: &Health) -> String {
     format!(
-        "lost events: {}, decode errors: {}, late events: {}, unattributed faults: {}, open records: {}, filtered out: {}",
+        "lost events: {}, decode errors: {}, late events: {}, unattributed faults: {}, open records: {}, evicted records: {}, filtered out: {}",
         h.lost_events,
         h.decode_errors,
         h.assembler.late_events,
         h.assembler.unattributed_faults,
         h.open_records,
+        h.assembler.evicted,
         h.filtered
     )
 }

@@ -129,14 +129,16 @@ fn stacked(
         })
         .y_labels(n)
         .y_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            // The first bar at the top: slot n-1 shows bar 0.
+            SegmentValue::CenterOf(i) => labels.get(n - 1 - *i).cloned().unwrap_or_default(),
             _ => String::new(),
         })
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 14))
         .draw()
         .map_err(draw_err)?;
-    for (i, segs) in segments.iter().enumerate() {
+    for (bar, segs) in segments.iter().enumerate() {
+        let i = n - 1 - bar;
         let mut x0 = 0.0;
         for (j, v) in segs.iter().enumerate() {
             let x1 = x0 + v / 1e3;
@@ -152,7 +154,7 @@ fn stacked(
             }
             x0 = x1;
         }
-        if let Some(t) = ticks.and_then(|t| t.get(i)) {
+        if let Some(t) = ticks.and_then(|t| t.get(bar)) {
             let x = t / 1e3;
             chart
                 .draw_series(std::iter::once(PathElement::new(
