@@ -48,7 +48,8 @@ impl Collector {
     /// Second half of [`Self::poll`]: the records complete by now. Between the two halves a
     /// caller can learn facts that must precede release (which pid is the traced root).
     pub fn ready(&mut self) -> Vec<SpawnRecord> {
-        self.asm.advance_to(monotonic_ns());
+        // spawn-fast's clock is CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`.
+        self.asm.advance_to(spawn_fast::monotonic_ns());
         self.asm.drain_ready()
     }
 
@@ -130,17 +131,6 @@ impl FdNames {
             _ => {}
         }
     }
-}
-
-/// CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`.
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid out-pointer; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Sleeps until the ring buffer has data or `ms` passed.

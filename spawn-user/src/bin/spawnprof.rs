@@ -60,7 +60,7 @@ enum Cmd {
         #[arg(long, value_delimiter = ',', default_value = "all")]
         strategy: Vec<String>,
         /// Memory the benchmarking parent maps before spawning, e.g. 1G.
-        #[arg(long, default_value = "0", value_parser = workload::parse_size)]
+        #[arg(long, default_value = "0", value_parser = spawn_fast::bench::parse_size)]
         parent_rss: usize,
         /// Write every ballast page (the default).
         #[arg(long, conflicts_with_all = ["untouched", "fragmented"])]
@@ -90,7 +90,7 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         count: usize,
         /// Memory this process writes before spawning, e.g. 256M.
-        #[arg(long, default_value = "0", value_parser = workload::parse_size)]
+        #[arg(long, default_value = "0", value_parser = spawn_fast::bench::parse_size)]
         parent_rss: usize,
         /// Raw fork instead of spawn-fast: the child writes this many ballast pages before
         /// its execve (known copy-on-write faults).

@@ -2,7 +2,9 @@
 //! the copy-on-write faults the probes charge to the child and to the parent.
 use std::{ffi::CString, io, os::unix::ffi::OsStrExt, time::Instant};
 
-use super::{Ballast, Spawned, Workload};
+use spawn_fast::bench::Ballast;
+
+use super::{Spawned, Workload};
 
 pub(super) fn run(w: &Workload, ballast: &Ballast, child_touch: usize) -> io::Result<Vec<Spawned>> {
     let nul = |_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in program or args");
