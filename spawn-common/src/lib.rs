@@ -82,6 +82,10 @@ pub mod mark {
     /// spawn-fast's `spawn_fast_mark_enter`: a spawn API was entered in the *parent*; the
     /// span to that thread's next clone-family entry is the spawn's `prep` phase.
     pub const SPAWN_ENTER: u64 = 3;
+    /// spawn-fast's `spawn_fast_mark_return`: that spawn API call is over. A `SPAWN_ENTER`
+    /// with no clone in between (the zygote clones in another process) must not be charged
+    /// to this thread's next, unrelated clone.
+    pub const SPAWN_RETURN: u64 = 4;
 }
 
 /// Which side and phase of a spawn page faults are charged to.

@@ -34,12 +34,24 @@ pub fn libc_start_main(_ctx: ProbeContext) -> u32 {
     0
 }
 
+#[inline(always)]
+fn spawn_mark(which: u64) {
+    let (tid, tgid) = current();
+    if followed_parent(tid, tgid) {
+        event(kind::STARTUP_MARK, tid, tgid, which, 0, 0);
+    }
+}
+
 /// spawn-fast's spawn entry mark, in the parent: the start of the `prep` phase.
 #[uprobe]
 pub fn spawn_enter(_ctx: ProbeContext) -> u32 {
-    let (tid, tgid) = current();
-    if followed_parent(tid, tgid) {
-        event(kind::STARTUP_MARK, tid, tgid, mark::SPAWN_ENTER, 0, 0);
-    }
+    spawn_mark(mark::SPAWN_ENTER);
+    0
+}
+
+/// spawn-fast's spawn return mark: closes a `prep` that saw no clone in this thread.
+#[uprobe]
+pub fn spawn_return(_ctx: ProbeContext) -> u32 {
+    spawn_mark(mark::SPAWN_RETURN);
     0
 }

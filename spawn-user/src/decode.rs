@@ -80,9 +80,11 @@ pub enum RawEvent {
         totals: FaultTotals,
     },
     /// The spawn API was entered by thread `hdr.tid` (its next clone-family call starts the
-    /// `prep` phase here). The probes do not emit it: user-space marks (spawn-fast) or future
-    /// uprobes construct it directly, so [`decode`] never returns it.
+    /// `prep` phase here): the uprobe on spawn-fast's `spawn_fast_mark_enter`.
     PrepMark { hdr: Header },
+    /// spawn-fast's spawn API returned in thread `hdr.tid`: a prep mark not yet consumed by a
+    /// clone of that thread belongs to no spawn of it (the zygote cloned elsewhere).
+    PrepEnd { hdr: Header },
 }
 
 impl RawEvent {
@@ -104,7 +106,8 @@ impl RawEvent {
             | RawEvent::WaitExit { hdr, .. }
             | RawEvent::StartupMark { hdr, .. }
             | RawEvent::Faults { hdr, .. }
-            | RawEvent::PrepMark { hdr } => hdr,
+            | RawEvent::PrepMark { hdr }
+            | RawEvent::PrepEnd { hdr } => hdr,
         }
     }
 
@@ -263,6 +266,7 @@ fn from_event(e: &Event) -> RawEvent {
         },
         // spawn-fast's spawn entry (a uprobe in the parent) opens the `prep` phase.
         kind::STARTUP_MARK if a0 == spawn_common::mark::SPAWN_ENTER => RawEvent::PrepMark { hdr },
+        kind::STARTUP_MARK if a0 == spawn_common::mark::SPAWN_RETURN => RawEvent::PrepEnd { hdr },
         // STARTUP_MARK: the only kind left in the range decode() sends here.
         _ => RawEvent::StartupMark { hdr, mark: a0 },
     }
@@ -415,6 +419,12 @@ mod tests {
             (
                 ev(kind::STARTUP_MARK, spawn_common::mark::SPAWN_ENTER, 0),
                 RawEvent::PrepMark {
+                    hdr: h(kind::STARTUP_MARK),
+                },
+            ),
+            (
+                ev(kind::STARTUP_MARK, spawn_common::mark::SPAWN_RETURN, 0),
+                RawEvent::PrepEnd {
                     hdr: h(kind::STARTUP_MARK),
                 },
             ),

@@ -252,25 +252,28 @@ impl Probes {
         }
     }
 
-    /// Attach the `prep` mark to spawn-fast's `spawn_fast_mark_enter` in `binary`, when that
-    /// binary links spawn-fast (the traced command, for instance). Returns whether it did.
+    /// Attach the `prep` marks to spawn-fast's `spawn_fast_mark_enter` and
+    /// `spawn_fast_mark_return` in `binary`, when that binary links spawn-fast (the traced
+    /// command, for instance). Returns whether it did.
     pub fn attach_prep_mark(&mut self, binary: &std::path::Path) -> bool {
-        let res = (|| -> Result<(), aya::programs::ProgramError> {
+        let mut attach = |prog: &str, symbol: &str| -> Result<(), aya::programs::ProgramError> {
             let p: &mut UProbe = self
                 .ebpf
-                .program_mut("spawn_enter")
+                .program_mut(prog)
                 .ok_or(aya::programs::ProgramError::NotLoaded)?
                 .try_into()?;
             if p.fd().is_err() {
                 p.load()?;
             }
-            p.attach("spawn_fast_mark_enter", binary, UProbeScope::AllProcesses)?;
+            p.attach(symbol, binary, UProbeScope::AllProcesses)?;
             Ok(())
-        })();
+        };
+        let res = attach("spawn_enter", "spawn_fast_mark_enter")
+            .and_then(|()| attach("spawn_return", "spawn_fast_mark_return"));
         match res {
             Ok(()) => {
                 self.notes.push(format!(
-                    "prep mark: uprobe spawn_fast_mark_enter in {}",
+                    "prep marks: uprobes spawn_fast_mark_enter/return in {}",
                     binary.display()
                 ));
                 true

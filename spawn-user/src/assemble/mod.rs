@@ -320,6 +320,9 @@ impl Assembler {
             RawEvent::PrepMark { hdr } => {
                 self.prep.insert(hdr.tid, hdr.ts_ns);
             }
+            RawEvent::PrepEnd { hdr } => {
+                self.prep.remove(&hdr.tid);
+            }
             RawEvent::CloneEnter { hdr, syscall, .. } => {
                 let prep = self.prep.remove(&hdr.tid);
                 self.pending.insert(

@@ -589,6 +589,31 @@ fn prep_mark_starts_the_spawn() {
     assert_partition(&r);
 }
 
+/// A spawn-fast call that cloned in another process (the zygote) leaves its prep mark
+/// unused; the return mark closes it, so the thread's next plain clone gets no prep.
+#[test]
+fn prep_mark_without_a_clone_is_not_charged_to_the_next_spawn() {
+    let (p, c) = (proc(1700), proc(1701));
+    let hdr = |ts_ns| spawn_common::Header {
+        kind: 0,
+        cpu: 0,
+        ts_ns,
+        tid: 1700,
+        tgid: 1700,
+    };
+    let mut s = Stream::default();
+    s.events.push(RawEvent::PrepMark { hdr: hdr(0) });
+    s.events.push(RawEvent::PrepEnd { hdr: hdr(10_000) });
+    s.fork(40, p, 1701, syscall::VFORK, cf::SIGCHLD, "bench")
+        .exec_ok(300, c, "/bin/x", "x", false)
+        .process_exit(800, c, Some(true), "x")
+        .wait_exit(820, p, 1701);
+    let r = run(&s).remove(0);
+    assert_eq!(r.phases_ns.prep, None, "{r:#?}");
+    assert_eq!(r.t_start_ns, Some(40 * US));
+    assert_partition(&r);
+}
+
 #[test]
 fn arbitrary_streams_never_panic_and_complete_records_partition() {
     // A small deterministic generator: no dependency, same stream every run.

@@ -109,8 +109,9 @@ fn stacked(
         .margin(12)
         .x_label_area_size(44)
         .y_label_area_size(label_width)
-        // 0..n-1 segmented has exactly n slots (0..n would add an empty one).
-        .build_cartesian_2d(0f64..x_max, (0..n - 1).into_segmented())
+        // 0..n-1 segmented has exactly n slots (0..n would add an empty one); a single bar
+        // needs a non-empty range, so it gets an empty slot above it.
+        .build_cartesian_2d(0f64..x_max, (0..(n - 1).max(1)).into_segmented())
         .map_err(draw_err)?;
     let labels: Vec<String> = bars
         .iter()
@@ -130,7 +131,11 @@ fn stacked(
         .y_labels(n)
         .y_label_formatter(&|v| match v {
             // The first bar at the top: slot n-1 shows bar 0.
-            SegmentValue::CenterOf(i) => labels.get(n - 1 - *i).cloned().unwrap_or_default(),
+            SegmentValue::CenterOf(i) => (n - 1)
+                .checked_sub(*i)
+                .and_then(|k| labels.get(k))
+                .cloned()
+                .unwrap_or_default(),
             _ => String::new(),
         })
         .label_style(("sans-serif", 13))

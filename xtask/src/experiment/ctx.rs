@@ -73,6 +73,9 @@ pub enum Probes {
     Spawn,
     /// `spawnprof trace` (spawn and page-fault probes).
     SpawnAndFaults,
+    /// `spawnprof trace --prep`: spawn and fault probes plus the uprobe on spawn-fast's
+    /// entry mark, so that the time before the clone call is a phase too.
+    Everything,
 }
 
 impl Ctx {
@@ -140,7 +143,7 @@ impl Ctx {
         )
     }
 
-    fn scratch_file(&self, what: &str) -> PathBuf {
+    pub fn scratch_file(&self, what: &str) -> PathBuf {
         let n = self.jobs.get() + 1;
         self.jobs.set(n);
         self.scratch.join(format!("{n}-{what}"))
@@ -161,11 +164,14 @@ impl Ctx {
             trace_to.map_or_else(|| self.scratch_file("trace.jsonl"), Path::to_path_buf);
         let mut cmd = match probes {
             Probes::None => Command::new(&self.tools.worker),
-            Probes::Spawn | Probes::SpawnAndFaults => {
+            Probes::Spawn | Probes::SpawnAndFaults | Probes::Everything => {
                 let mut c = Command::new(&self.tools.spawnprof);
                 c.args(["trace", "--json", "-o"]).arg(&trace_file);
                 if probes == Probes::Spawn {
                     c.arg("--no-faults");
+                }
+                if probes == Probes::Everything {
+                    c.arg("--prep");
                 }
                 c.arg("--").arg(&self.tools.worker);
                 c

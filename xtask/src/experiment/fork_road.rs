@@ -241,7 +241,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             md::size(pt.size).replace(' ', "")
         ));
         let probes = if traced {
-            Probes::SpawnAndFaults
+            Probes::Everything
         } else {
             Probes::None
         };
@@ -495,12 +495,30 @@ fn plots(ctx: &Ctx, p: &Params, pts: &[Point], results: &[PointResult]) -> Resul
     Ok(())
 }
 
-/// The growth phase with the largest slope for a lane and mode.
-fn top_phase(g: &Growth) -> Option<&(String, Ci)> {
-    g.phase_ns_per_gib
+/// The phases that really grow for a lane and mode: slope interval above 0 and at least a
+/// tenth of the wall-time slope, largest first (at most three).
+fn growing(g: &Growth) -> Vec<&(String, Ci)> {
+    let floor = (g.wall_ns_per_gib.point * 0.1).max(1_000.0);
+    let mut v: Vec<&(String, Ci)> = g
+        .phase_ns_per_gib
         .iter()
-        .filter(|(_, c)| c.point.is_finite())
-        .max_by(|a, b| a.1.point.total_cmp(&b.1.point))
+        .filter(|(_, c)| c.lo > 0.0 && c.point >= floor)
+        .collect();
+    v.sort_by(|a, b| b.1.point.total_cmp(&a.1.point));
+    v.truncate(3);
+    v
+}
+
+/// "exec teardown 22.4 ms [..], copy 19.0 ms [..]" or a plain "none".
+fn growing_text(g: &Growth) -> String {
+    let v = growing(g);
+    if v.is_empty() {
+        return "none (no phase grows by 1 µs/GiB or more with an interval above 0)".into();
+    }
+    v.iter()
+        .map(|(ph, c)| format!("{} {}", ph.replace('_', " "), per_gib(c)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn per_gib(ci: &Ci) -> String {
@@ -552,28 +570,21 @@ fn write_report(
         body.push_str(&md::table(&h, &rows));
         let _ = writeln!(
             body,
-            "\nGrowth per GiB of parent (least-squares slope of the medians over the sizes, 95% bootstrap CI), and the traced phase that grows most:\n"
+            "\nGrowth per GiB of parent (least-squares slope of the medians over the sizes, 95% bootstrap CI), and the traced phases that grow (interval above 0, at least a tenth of the wall-time growth):\n"
         );
         let rows: Vec<Vec<String>> = growth
             .iter()
             .filter(|g| g.mode == mn)
             .map(|g| {
-                let top = top_phase(g);
                 vec![
                     format!("`{}`", g.lane),
                     per_gib(&g.wall_ns_per_gib),
-                    top.map_or("n/a".into(), |(ph, _)| ph.replace('_', " ")),
-                    top.map_or("n/a".into(), |(_, c)| per_gib(c)),
+                    growing_text(g),
                 ]
             })
             .collect();
         body.push_str(&md::table(
-            &[
-                "strategy",
-                "wall per GiB",
-                "fastest-growing phase",
-                "its growth per GiB",
-            ],
+            &["strategy", "wall time per GiB", "phases that grow, per GiB"],
             &rows,
         ));
         body.push('\n');
@@ -606,42 +617,52 @@ fn write_report(
     };
     let describe = |mode: &str| -> String {
         match g(mode, "fork") {
-            Some(fg) => {
-                let top = top_phase(fg);
-                format!(
-                    "{mode}: fork grows by {} per GiB, mostly in {} ({} per GiB)",
-                    per_gib(&fg.wall_ns_per_gib),
-                    top.map_or("n/a".into(), |(ph, _)| ph.replace('_', " ")),
-                    top.map_or("n/a".into(), |(_, c)| per_gib(c)),
-                )
-            }
+            Some(fg) => format!(
+                "{mode} parent: fork grows by {} per GiB; the phases that grow: {}",
+                per_gib(&fg.wall_ns_per_gib),
+                growing_text(fg)
+            ),
             None => format!("{mode}: no data"),
         }
+    };
+    // Whether the CLONE_VM strategies are flat: each grows by under 1% of fork's growth.
+    let fork_slope = g("dirty", "fork").map_or(f64::NAN, |g| g.wall_ns_per_gib.point);
+    let all_flat = ["posix-spawn", "vfork", "clone3", "zygote", "std"]
+        .iter()
+        .filter_map(|l| g("dirty", l))
+        .all(|g| g.wall_ns_per_gib.point.abs() < 0.01 * fork_slope);
+    let flat_text = if all_flat {
+        "Every CLONE_VM strategy (and the zygote) stays flat, growing by less than 1% of fork's growth per GiB, as posix_spawn did in the paper's Figure 1."
+    } else {
+        "Not every CLONE_VM strategy stays flat here: see the growth table."
     };
     let flat: Vec<String> = ["posix-spawn", "vfork", "clone3", "zygote", "std"]
         .iter()
         .filter_map(|l| g("dirty", l).map(|g| format!("{l} {}", per_gib(&g.wall_ns_per_gib))))
         .collect();
     let answer = format!(
-        "From a {} dirty parent, fork+exec takes {} per spawn against {} for posix_spawn ({} as slow, 95% CI) and {} for clone3; the CLONE_VM strategies stay flat at any size, as in the paper's Figure 1. \
+        "From a {} dirty parent, fork+exec takes {} per spawn against {} for posix_spawn ({} as slow, 95% CI) and {} for clone3. {} \
          {}. {}. {}. Growth per GiB of the others (dirty parent): {}.",
         md::size(largest),
         wall_at("dirty", "fork").map_or("n/a".into(), md::dur),
         wall_at("dirty", "posix-spawn").map_or("n/a".into(), md::dur),
         fork_vs_posix.as_ref().map_or("n/a".into(), md::ratio),
         wall_at("dirty", "clone3").map_or("n/a".into(), md::dur),
+        flat_text,
         describe("dirty"),
         describe("fragmented"),
         describe("untouched"),
         flat.join(", ")
     );
     let one_line = format!(
-        "fork from a {} dirty parent: {} per spawn vs posix_spawn {} (flat); fork grows {} /GiB dirty, {} /GiB fragmented; untouched memory costs fork nothing",
+        "fork from a {} dirty parent: {} per spawn vs posix_spawn {} ({} /GiB); fork grows {} /GiB dirty, {} /GiB fragmented, {} /GiB untouched",
         md::size(largest),
         wall_at("dirty", "fork").map_or("n/a".into(), md::dur),
         wall_at("dirty", "posix-spawn").map_or("n/a".into(), md::dur),
+        g("dirty", "posix-spawn").map_or("n/a".into(), |g| per_gib(&g.wall_ns_per_gib)),
         g("dirty", "fork").map_or("n/a".into(), |g| per_gib(&g.wall_ns_per_gib)),
         g("fragmented", "fork").map_or("n/a".into(), |g| per_gib(&g.wall_ns_per_gib)),
+        g("untouched", "fork").map_or("n/a".into(), |g| per_gib(&g.wall_ns_per_gib)),
     );
     let params = json!({
         "lanes": LANES,
@@ -670,7 +691,7 @@ fn write_report(
         method: format!(
             "A release-built worker maps the parent ballast (sizes {}; `untouched`, `dirty`, `fragmented`), starts the zygote before the ballast (so the zygote stays small, as intended), then spawns spawn-fast's static `exit0` child (no libc, no loader) with every strategy in turn, round-robin, the starting strategy rotated each round. \
              {} rounds per point and pass, {} passes over the points in alternating order (forward, then reverse); fork runs only every k-th round at large sizes so that each point stays within about {:.0} s of fork time (at least {} fork samples per run; k is listed per point in `data.json`). \
-             Then one traced run per point ({} rounds) under `spawnprof trace` (spawn and fault probes) gives the phase split; records are matched to samples by their reap time. \
+             Then one traced run per point ({} rounds) under `spawnprof trace --prep` (spawn, fault and prep probes) gives the phase split; records are matched to samples by their reap time. \
              Wall time is the untraced spawn call to wait return. Growth per GiB is the least-squares slope of the medians over the sizes of a mode (size 0 included), with a 95% bootstrap interval from resampling the spawns at every size ({} resamples). \
              vm.max_map_count is raised for the run when the fragmented parent needs more VMAs than it allows, and restored afterwards.",
             p.sizes.iter().map(|s| md::size(*s)).collect::<Vec<_>>().join(", "),

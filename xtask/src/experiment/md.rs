@@ -36,7 +36,15 @@ pub fn dur(ns: f64) -> String {
 
 /// `1.42× [1.31, 1.55]`.
 pub fn ratio(ci: &Ci) -> String {
-    format!("{:.2}× [{:.2}, {:.2}]", ci.point, ci.lo, ci.hi)
+    // Two decimals for ratios near 1, fewer for the fork-sized ones (928×, not 928.65×).
+    let d = if ci.point.abs() >= 100.0 {
+        0
+    } else if ci.point.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{:.d$}× [{:.d$}, {:.d$}]", ci.point, ci.lo, ci.hi)
 }
 
 /// A difference in ns: `+120 µs [+90 µs, +150 µs]`.
@@ -93,7 +101,12 @@ impl Readme {
         }
         out.push_str("\n## Files\n\n");
         for (f, what) in &self.files {
-            let _ = writeln!(out, "- [`{f}`]({f}): {what}");
+            // A pattern such as `latency-*.svg` names several files: no link for it.
+            if f.contains('*') {
+                let _ = writeln!(out, "- `{f}`: {what}");
+            } else {
+                let _ = writeln!(out, "- [`{f}`]({f}): {what}");
+            }
         }
         out
     }

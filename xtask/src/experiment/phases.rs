@@ -28,7 +28,7 @@ pub const LANES: [&str; 8] = [
 ];
 
 /// Phases compared between strategies: the main ones, exec's parts, and fault time.
-const COMPARED: [&str; 12] = [
+const COMPARED: [&str; 13] = [
     "prep",
     "copy",
     "queue",
@@ -41,11 +41,14 @@ const COMPARED: [&str; 12] = [
     "run",
     "reap",
     "faults",
+    // Wall time minus traced total: user space before the clone and after the wait.
+    "outside_trace",
 ];
 
-/// Lanes that go through spawn-fast's API (and so fire the `prep` mark).
+/// Lanes whose records carry the `prep` mark: spawn-fast's API in the traced process. The
+/// zygote fires the mark too, but its clone happens in the zygote, where no mark precedes it.
 pub fn has_mark(lane: &str) -> bool {
-    !matches!(lane, "std" | "raw-vfork")
+    !matches!(lane, "std" | "raw-vfork" | "zygote")
 }
 
 /// What each lane does, from its implementation; the trace then says what that costs.
@@ -184,7 +187,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                     })
                 };
                 let probes = if traced {
-                    Probes::SpawnAndFaults
+                    Probes::Everything
                 } else {
                     Probes::None
                 };
@@ -272,8 +275,9 @@ fn analyse(
         }
         matched[l]
             .iter()
-            .map(|(r, _)| match phase {
+            .map(|(r, ns)| match phase {
                 "faults" => r.fault_ns() as f64,
+                "outside_trace" => ns - r.total_ns.unwrap_or(0) as f64,
                 _ => r.phase(phase).unwrap_or(0) as f64,
             })
             .collect()
@@ -342,7 +346,14 @@ fn explain(l: &LaneResult) -> String {
     }
     big.iter()
         .take(4)
-        .map(|(ph, ci)| format!("{} {}", ph.replace('_', " "), md::diff(ci)))
+        .map(|(ph, ci)| {
+            let name = match ph.as_str() {
+                "outside_trace" => "user space outside the trace".to_string(),
+                "faults" => "page-fault time".to_string(),
+                other => other.replace('_', " "),
+            };
+            format!("{name} {}", md::diff(ci))
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -526,7 +537,7 @@ fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcom
         method: format!(
             "One release-built worker process (no ballast: a few MiB) spawns each child with all {} strategies in turn, round-robin with the starting strategy rotated every round, \
              {} timed rounds and {} traced rounds per pass, {} passes alternating which child goes first, after {} warm-up rounds. \
-             Timed runs are untraced and give the wall time (spawn call to wait return, CLOCK_MONOTONIC). Traced runs run the same worker under `spawnprof trace` (spawn and page-fault probes); \
+             Timed runs are untraced and give the wall time (spawn call to wait return, CLOCK_MONOTONIC). Traced runs run the same worker under `spawnprof trace --prep` (spawn and page-fault probes, plus the uprobe on spawn-fast's entry mark); \
              each spawn's record is matched to the worker's sample by time (the clone entry falls inside the sample's window; the worker spawns one child at a time). \
              Ratios are of medians with 95% percentile-bootstrap intervals ({} resamples); phase differences are differences of medians, also bootstrapped. \
              The per-strategy traces are rendered by `spawnprof report --by file` (the same renderer users get).",
@@ -535,10 +546,10 @@ fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcom
         results: results_md,
         limits: vec![
             format!("Shared VM: load average {:.2} before and {:.2} after the run (other agents were building and testing); absolute times swing by up to 2x between runs, ratios of interleaved medians much less.", env.loadavg_before[0], env.loadavg_after[0]),
-            "`prep` (spawn API entry to the clone call) is only measured where a mark exists: spawn-fast's lanes (uprobe on `spawn_fast_mark_enter`). For `std` and `raw-vfork` it is 0 in the tables and the time before the clone is in \"outside the trace\" (wall minus traced total: user space before the clone and after the wait, plus probe overhead).".into(),
-            "Traced phases include the probes' own cost (see the `overhead` report); wall times in the first columns are from untraced runs.".into(),
+            "`prep` (spawn API entry to the clone call) is only measured where a mark exists: spawn-fast's lanes (uprobe on `spawn_fast_mark_enter`). For `std`, `raw-vfork` and `zygote` it is n/a in the tables and the time before the clone is in \"outside the trace\" (wall minus traced total: user space before the clone and after the wait, plus probe overhead).".into(),
+            "Traced phases include the probes' own cost (see the `overhead` report), and the spawn-fast lanes carry one more probe than `std` and `raw-vfork`: the prep uprobe (about 15 µs per hit on this VM, according to spawnprof's `--prep` help). Wall times in the first columns are from untraced runs.".into(),
             "Medians of phases do not add up to the median total; the black tick in the phase plots is the median traced total.".into(),
-            "The zygote's children are created by the zygote, so `copy` and `setup` are the zygote's clone3; the request's socket round trip is in `prep` and the status pipe in `reap`.".into(),
+            "The zygote's children are created by the zygote, so `copy` and `setup` are the zygote's clone3; no probe links the worker's request to the zygote's clone, so the socket round trip is not a phase: it is in \"outside the trace\", and the status pipe is in `reap`.".into(),
             "Hardware counters (cycles, cache misses) are not available in this VM, so the trace shows where time goes, not why a phase is slow at the instruction level.".into(),
         ],
         files: vec![

@@ -7,7 +7,7 @@ use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-const COLORS: [RGBColor; 10] = [
+const COLORS: [RGBColor; 12] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -18,6 +18,8 @@ const COLORS: [RGBColor; 10] = [
     RGBColor(127, 127, 127),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+    RGBColor(0, 0, 0),
+    RGBColor(255, 187, 120),
 ];
 
 pub fn color(i: usize) -> RGBColor {
@@ -78,7 +80,12 @@ fn y_range(series: &[Series], log: bool) -> (f64, f64) {
             10f64.powf(hi.log10().ceil()).max(lo * 10.0),
         )
     } else {
-        (0f64.min(lo), hi * 1.1 + f64::EPSILON)
+        // Room below negative values (a loss) and above the highest whisker.
+        let span = (hi - lo.min(0.0)).max(f64::EPSILON);
+        (
+            if lo < 0.0 { lo - 0.08 * span } else { 0.0 },
+            hi + 0.1 * span,
+        )
     }
 }
 
@@ -150,13 +157,13 @@ pub fn lines(path: &Path, c: &Chart<'_>, series: &[Series]) -> Result<()> {
     if c.log_y {
         draw!(
             builder
-                .build_cartesian_2d((0..n - 1).into_segmented(), (ylo..yhi).log_scale())
+                .build_cartesian_2d((0..(n - 1).max(1)).into_segmented(), (ylo..yhi).log_scale())
                 .map_err(err)?
         );
     } else {
         draw!(
             builder
-                .build_cartesian_2d((0..n - 1).into_segmented(), ylo..yhi)
+                .build_cartesian_2d((0..(n - 1).max(1)).into_segmented(), ylo..yhi)
                 .map_err(err)?
         );
     }

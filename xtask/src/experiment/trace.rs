@@ -12,7 +12,6 @@ use super::worker::Sample;
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct FaultCounts {
     pub count: u64,
-    pub cow: u64,
     pub time_ns: u64,
 }
 
@@ -30,7 +29,6 @@ pub struct Exec {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Record {
-    pub pid: u32,
     pub kind: String,
     pub complete: bool,
     pub t_start_ns: Option<u64>,
@@ -39,7 +37,6 @@ pub struct Record {
     pub phases_ns: BTreeMap<String, Option<u64>>,
     pub faults: Faults,
     pub exec: Option<Exec>,
-    pub clone_syscall: Option<String>,
     /// The JSON line as spawnprof wrote it (to hand subsets to `spawnprof report`).
     #[serde(skip)]
     pub line: String,
@@ -167,11 +164,11 @@ mod tests {
             t1,
         };
         let samples = [sample(100, 200), sample(200, 300), sample(400, 500)];
-        let m: Vec<Option<u32>> = match_samples(&rs, &samples)
+        let m: Vec<Option<u64>> = match_samples(&rs, &samples)
             .iter()
-            .map(|r| r.map(|r| r.pid))
+            .map(|r| r.and_then(|r| r.t_start_ns))
             .collect();
         // The second window's record is incomplete: no match rather than a wrong one.
-        assert_eq!(m, [Some(1), None, Some(3)]);
+        assert_eq!(m, [Some(150), None, Some(420)]);
     }
 }
