@@ -14,6 +14,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::OnceLock;
 
 /// What a child's stdin/stdout/stderr is connected to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,7 +272,7 @@ impl Command {
         };
         let (pid, pidfd, handle) = if strategy == Strategy::Zygote {
             let z = crate::zygote::spawn(&raw)?;
-            (z.pid, z.pidfd, Handle::Zygote { status: z.status })
+            (z.pid, Some(z.pidfd), Handle::Zygote { status: z.status })
         } else {
             let s = crate::spawn::spawn_direct(strategy, &raw)?;
             (s.pid, s.pidfd, Handle::Direct)
@@ -280,7 +281,7 @@ impl Command {
         let [stdin, stdout, stderr] = stdio.ends;
         Ok(Child {
             pid,
-            pidfd: Some(pidfd),
+            pidfd: pidfd.map(OnceLock::from).unwrap_or_default(),
             handle,
             status: None,
             timing: Timing {

@@ -107,6 +107,17 @@ pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// Whether the kernel reaps our children by itself (SIGCHLD ignored or SA_NOCLDWAIT): then a
+/// child's pid may be reused as soon as it exits, and only a pidfd names it safely.
+pub(crate) fn children_autoreaped() -> bool {
+    // SAFETY: sigaction is plain data; a null new action only reads the current one.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old) == 0
+            && (old.sa_sigaction == libc::SIG_IGN || old.sa_flags & libc::SA_NOCLDWAIT != 0)
+    }
+}
+
 pub(crate) fn pidfd_send_signal(pidfd: RawFd, sig: i32) -> io::Result<()> {
     // SAFETY: null siginfo is allowed; the fd is borrowed for the call only.
     cvt(unsafe {

@@ -8,6 +8,7 @@ use crate::strategy::Strategy;
 use crate::sys::monotonic_ns;
 use std::io;
 use std::os::fd::OwnedFd;
+use std::sync::OnceLock;
 
 /// A program prepared once for repeated spawns: PATH resolved, O_PATH fd held, argv/envp arrays
 /// built, fd plan computed. The user-space analogue of the kernel's spawn-templates proposal.
@@ -83,14 +84,14 @@ impl Template {
         let raw = self.plan.raw();
         let (pid, pidfd, handle) = if self.strategy == Strategy::Zygote {
             let z = crate::zygote::spawn(&raw)?;
-            (z.pid, z.pidfd, Handle::Zygote { status: z.status })
+            (z.pid, Some(z.pidfd), Handle::Zygote { status: z.status })
         } else {
             let s = crate::spawn::spawn_direct(self.strategy, &raw)?;
             (s.pid, s.pidfd, Handle::Direct)
         };
         Ok(Child {
             pid,
-            pidfd: Some(pidfd),
+            pidfd: pidfd.map(OnceLock::from).unwrap_or_default(),
             handle,
             status: None,
             timing: Timing {

@@ -1,6 +1,7 @@
 //! fork + execve: the baseline, whose cost grows with the parent's page tables.
 
 use super::{Spawned, finish, mask_bits, new_ctx};
+use crate::child_exec::Handlers;
 use crate::child_exec::child_entry;
 use crate::marks;
 use crate::raw_plan::RawPlan;
@@ -22,7 +23,12 @@ pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
         wr
     };
     let block = SignalBlock::new();
-    let ctx = new_ctx(plan, mask_bits(&block.old), wr.as_raw_fd(), false);
+    let ctx = new_ctx(
+        plan,
+        mask_bits(&block.old),
+        wr.as_raw_fd(),
+        Handlers::Private,
+    );
     marks::spawn_fast_mark_clone(0);
     // SAFETY: fork has no memory-safety preconditions; the child branch below only runs
     // async-signal-safe raw syscalls (child_entry) and then _exit, never returning.

@@ -6,19 +6,20 @@ mod fork;
 mod posix;
 mod vfork;
 
-use crate::child_exec::ChildCtx;
+use crate::child_exec::{ChildCtx, Handlers};
 use crate::raw_plan::RawPlan;
 use crate::strategy::Strategy;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 pub(crate) use clone3::clone3_supported;
 
-/// A running direct child: pid and pidfd.
+/// A running direct child: pid, and its pidfd when one had to be made at once (see
+/// `Child`'s docs on when the pidfd is opened).
 pub(crate) struct Spawned {
     pub pid: libc::pid_t,
-    pub pidfd: OwnedFd,
+    pub pidfd: Option<OwnedFd>,
 }
 
 /// Spawns with a concrete direct strategy (not `Zygote`, not `Auto`).
@@ -54,14 +55,14 @@ pub(crate) fn new_ctx<'a>(
     plan: &'a RawPlan<'a>,
     parent_mask: u64,
     err_fd: i32,
-    shared: bool,
+    handlers: Handlers,
 ) -> ChildCtx<'a> {
     ChildCtx {
         plan,
         parent_mask,
         err_fd,
         err: std::sync::atomic::AtomicI32::new(0),
-        shared_memory: shared,
+        handlers,
     }
 }
 
@@ -84,10 +85,14 @@ pub(crate) fn finish(pid: libc::pid_t, pidfd: Option<OwnedFd>, errno: i32) -> io
         return Err(io::Error::from_raw_os_error(errno));
     }
     let pidfd = match pidfd {
-        Some(fd) => fd,
-        None => crate::sys::pidfd_open(pid)?,
+        Some(fd) => Some(fd),
+        // Already exited and reaped by the kernel: nothing left for a pidfd to name.
+        None if crate::sys::children_autoreaped() => match crate::sys::pidfd_open(pid) {
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => None,
+            r => Some(r?),
+        },
+        None => None,
     };
-    debug_assert!(pidfd.as_raw_fd() >= 0);
     Ok(Spawned { pid, pidfd })
 }
 

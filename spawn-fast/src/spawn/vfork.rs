@@ -1,7 +1,7 @@
 //! vfork + execve: the child borrows the parent's stack until it execs.
 
 use super::{Spawned, finish, mask_bits, new_ctx};
-use crate::child_exec::child_entry;
+use crate::child_exec::{Handlers, child_entry};
 use crate::marks;
 use crate::raw_plan::RawPlan;
 use crate::sys::{SignalBlock, spawn_fast_vfork_run};
@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 
 pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
     let block = SignalBlock::new();
-    let ctx = new_ctx(plan, mask_bits(&block.old), -1, true);
+    let ctx = new_ctx(plan, mask_bits(&block.old), -1, Handlers::Shared);
     marks::spawn_fast_mark_clone(0);
     // SAFETY: vfork suspends us until the child execs or exits; the stub makes the child call
     // child_entry below our frame and exit without returning; ctx stays alive in this frame;

@@ -313,18 +313,24 @@ fn spawn_one(h: &ReqHeader, fds: &[c_int], b: &mut Buffers) -> (Resp, c_int) {
     if b.nkids >= MAX_CHILDREN {
         return fail(libc::EAGAIN);
     }
-    match spawn_direct(auto_direct(), &plan) {
-        Ok(s) => {
+    // The caller needs a pidfd; the child is ours and unreaped, so opening one now is safe.
+    let spawned = spawn_direct(auto_direct(), &plan).and_then(|s| match s.pidfd {
+        Some(fd) => Ok((s.pid, fd)),
+        None => crate::sys::pidfd_open(s.pid)
+            .map(|fd| (s.pid, fd))
+            .inspect_err(|_| {
+                // A child the caller could never wait for: take it back at once.
+                // SAFETY: signals and reaps our own, unreaped child.
+                unsafe { libc::kill(s.pid, libc::SIGKILL) };
+                crate::spawn::reap_failed(s.pid);
+            }),
+    });
+    match spawned {
+        Ok((pid, pidfd)) => {
             // SAFETY: nkids < MAX_CHILDREN entries of the kids mapping.
-            unsafe { *b.kids.add(b.nkids) = (s.pid, fd_at(h.status_fd_idx)) };
+            unsafe { *b.kids.add(b.nkids) = (pid, fd_at(h.status_fd_idx)) };
             b.nkids += 1;
-            (
-                Resp {
-                    pid: s.pid,
-                    errno: 0,
-                },
-                s.pidfd.into_raw_fd(),
-            )
+            (Resp { pid, errno: 0 }, pidfd.into_raw_fd())
         }
         Err(e) => fail(e.raw_os_error().unwrap_or(libc::EIO)),
     }

@@ -62,8 +62,9 @@ fn mechanism(lane: &str) -> &'static str {
              applies the fd plan and calls `execveat` on the cached O_PATH fd"
         }
         "clone3" => {
-            "spawn-fast: `clone3(CLONE_VM|CLONE_VFORK|CLONE_PIDFD)` on a per-thread stack, same \
-             child-side plan as vfork, pidfd from the kernel"
+            "spawn-fast: `clone3(CLONE_VM|CLONE_VFORK|CLONE_CLEAR_SIGHAND)` on a per-thread \
+             stack: the kernel resets caught handlers, so the child skips vfork's signal walk; \
+             same fd plan, `execveat` on the cached O_PATH fd, pidfd opened only on demand"
         }
         "template" => "spawn-fast `Template` (Auto = clone3 here): argv, envp, fd plan built once",
         "posix-spawn" => {
