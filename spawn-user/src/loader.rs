@@ -37,6 +37,8 @@ pub enum LoadError {
     MissingMap(&'static str),
     #[error("listing online CPUs: {0}")]
     Cpus(String),
+    #[error("enabling BPF run-time statistics (BPF_ENABLE_STATS, Linux 5.8): {0}")]
+    Stats(aya::sys::SyscallError),
 }
 
 /// What to trace.
@@ -98,6 +100,9 @@ const TRACEPOINTS: &[(&str, &str, &str, bool)] = &[
 /// Loaded, attached probes. Dropping this detaches everything.
 pub struct Probes {
     ebpf: Ebpf,
+    /// Holds BPF run-time statistics on while open (`--probe-stats`); the kernel turns them
+    /// off again when the last such fd closes, so a crash cannot leave them on.
+    run_stats: Option<std::os::fd::OwnedFd>,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
     /// What was attached and what was not, for the report ("facilities used").
     pub notes: Vec<String>,
@@ -126,6 +131,7 @@ impl Probes {
         let logger = aya_log::EbpfLogger::init(&mut ebpf).ok();
         let mut probes = Self {
             ebpf,
+            run_stats: None,
             logger,
             notes: Vec::new(),
         };
@@ -334,6 +340,30 @@ impl Probes {
             *slot = vals.iter().sum();
         }
         Ok(out)
+    }
+
+    /// Starts counting hits and BPF run time per program (from now on, for every program on
+    /// the host; each hit then pays two extra clock reads).
+    pub fn enable_run_stats(&mut self) -> Result<(), LoadError> {
+        let fd = aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(LoadError::Stats)?;
+        self.run_stats = Some(fd);
+        Ok(())
+    }
+
+    /// Hits and BPF run time of each of our programs since load (non-zero only while run-time
+    /// statistics are on).
+    pub fn probe_costs(&self) -> Vec<crate::report::probe_cost::ProbeCost> {
+        self.ebpf
+            .programs()
+            .filter_map(|(name, prog)| {
+                let info = prog.info().ok()?;
+                Some(crate::report::probe_cost::ProbeCost {
+                    program: name.to_string(),
+                    hits: info.run_count(),
+                    run_ns: info.run_time().as_nanos() as u64,
+                })
+            })
+            .collect()
     }
 
     /// Print what the probes logged (aya-log), if anything.

@@ -51,6 +51,8 @@ pub struct TraceOptions {
     /// Attach the `prep` uprobe to spawn-fast's entry mark in the traced program. Off by
     /// default: a uprobe hit costs ~15 µs on this kind of VM, 10% of a small spawn.
     pub prep: bool,
+    /// Count each probe's hits and BPF run time (kernel BPF statistics) and report them.
+    pub probe_stats: bool,
     pub program: OsString,
     pub args: Vec<OsString>,
 }
@@ -101,6 +103,9 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
             .notes
             .push("prep mark off: the traced program does not link spawn-fast".into());
     }
+    if opts.probe_stats {
+        probes.enable_run_stats()?;
+    }
     install_signal_handlers();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -132,6 +137,13 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
         text.push_str(&format!("  {note}\n"));
     }
     text.push_str("  fentry/kprobe copy sub-phases: not used (tracepoints only)\n");
+    if opts.probe_stats {
+        text.push('\n');
+        text.push_str(&crate::report::probe_cost::render(
+            &probes.probe_costs(),
+            records,
+        ));
+    }
     if matches!(opts.format, Format::Table) {
         writeln!(out, "\n{text}")?;
         out.flush()?;

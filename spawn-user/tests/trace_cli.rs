@@ -86,3 +86,40 @@ fn missing_command_is_a_one_line_error() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.contains("backtrace"), "{stderr}");
 }
+
+/// `--probe-stats`: the kernel's own count of probe hits covers at least what the command did.
+#[test]
+fn probe_stats_count_at_least_the_commands_execs() {
+    if !capable("probe_stats_count_at_least_the_commands_execs") {
+        return;
+    }
+    let t = trace_json(
+        &["--probe-stats"],
+        &["sh", "-c", "/bin/true; /bin/true; /bin/true; exit 0"],
+    );
+    assert_eq!(t.code, Some(0), "stderr: {}", t.stderr);
+    let execs = t.records.iter().filter(|r| r["exec"]["ret"] == 0).count() as u64;
+    assert!(execs >= 4, "sh and three /bin/true: {:#?}", t.records);
+    let row = |program: &str| -> Vec<u64> {
+        let line = t
+            .stderr
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(program))
+            .unwrap_or_else(|| panic!("no {program} row in: {}", t.stderr));
+        line.split_whitespace()
+            .skip(1)
+            .take(2)
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let exec = row("sched_process_exec");
+    assert!(
+        exec[0] >= execs,
+        "{} hits < {execs} execs: {}",
+        exec[0],
+        t.stderr
+    );
+    assert!(exec[1] > 0, "zero run time per hit: {}", t.stderr);
+    let all = row("all");
+    assert!(all[0] > exec[0], "{}", t.stderr);
+}

@@ -50,6 +50,10 @@ enum Cmd {
         /// (when CMD links spawn-fast). Costs one uprobe hit (~15 µs here) per spawn.
         #[arg(long)]
         prep: bool,
+        /// Report each probe's hits and BPF run time, as the kernel counts them (BPF run-time
+        /// statistics, on for the session only; each hit then pays two extra clock reads).
+        #[arg(long)]
+        probe_stats: bool,
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
     },
@@ -139,6 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             no_faults,
             no_startup,
             prep,
+            probe_stats,
             command,
         } => {
             let format = if json {
@@ -160,6 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 faults: !no_faults,
                 startup: !no_startup,
                 prep,
+                probe_stats,
                 program,
                 args,
             };

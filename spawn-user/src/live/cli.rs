@@ -80,6 +80,10 @@ pub struct RecordArgs {
     /// Print a summary line on stderr this often (e.g. 10s).
     #[arg(long, value_parser = duration)]
     pub interval: Option<Duration>,
+    /// At the end, report each probe's hits and BPF run time as the kernel counts them (BPF
+    /// run-time statistics, on while recording; each hit then pays two extra clock reads).
+    #[arg(long)]
+    pub probe_stats: bool,
 }
 
 impl RecordArgs {
@@ -96,6 +100,7 @@ impl RecordArgs {
             output: self.output.clone(),
             duration: self.duration,
             interval: self.interval,
+            probe_stats: self.probe_stats,
         })
     }
 }

@@ -165,6 +165,15 @@ impl Source {
         })
     }
 
+    /// Turns on the kernel's per-program hit and run-time counters (`--probe-stats`).
+    pub fn enable_probe_stats(&mut self) -> Result<(), LiveError> {
+        Ok(self.probes.enable_run_stats()?)
+    }
+
+    pub fn probe_costs(&self) -> Vec<crate::report::probe_cost::ProbeCost> {
+        self.probes.probe_costs()
+    }
+
     /// Records completed since the last call (filtered). Never blocks: callers pace
     /// themselves (see [`Ticker`]), so that a busy host costs one wake-up per tick, not one
     /// per event.

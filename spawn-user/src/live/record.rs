@@ -26,6 +26,8 @@ pub struct RecordOptions {
     pub output: Option<PathBuf>,
     pub duration: Option<Duration>,
     pub interval: Option<Duration>,
+    /// Report the probes' own cost (kernel BPF run-time statistics) at the end.
+    pub probe_stats: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -81,6 +83,9 @@ pub fn run(opts: &RecordOptions) -> Result<RecordOutcome, LiveError> {
         None => (Box::new(io::stdout()), "stdout".into()),
     };
     let mut src = Source::open(&opts.scope)?;
+    if opts.probe_stats {
+        src.enable_probe_stats()?;
+    }
     // This line also tells scripts (and the tests) that the probes are attached.
     eprintln!(
         "spawnprof: recording {}; Ctrl-C or SIGTERM stops and prints the summary",
@@ -129,6 +134,13 @@ pub fn run(opts: &RecordOptions) -> Result<RecordOutcome, LiveError> {
     sink.take(src.finish())?;
     let health = src.health();
     eprintln!("{}", summary(&sink.agg, &health, "program"));
+    if opts.probe_stats {
+        let costs = src.probe_costs();
+        eprintln!(
+            "{}",
+            crate::report::probe_cost::render(&costs, sink.records as usize)
+        );
+    }
     Ok(RecordOutcome {
         records: sink.records,
         health,

@@ -6,6 +6,7 @@ use crate::record::SpawnRecord;
 
 pub mod csv;
 pub mod json;
+pub mod probe_cost;
 pub mod summary;
 pub mod table;
 
