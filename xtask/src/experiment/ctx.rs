@@ -157,6 +157,19 @@ impl Ctx {
         probes: Probes,
         trace_to: Option<&Path>,
     ) -> Result<(T, Vec<Record>)> {
+        let (t, records, _) = self.worker_with(job, probes, trace_to, &[])?;
+        Ok((t, records))
+    }
+
+    /// [`Ctx::worker`] with extra `spawnprof trace` options; also returns spawnprof's stderr
+    /// (its summary, and the probe-cost table with `--probe-stats`).
+    pub fn worker_with<T: serde::de::DeserializeOwned>(
+        &self,
+        job: impl FnOnce(PathBuf) -> worker::Job,
+        probes: Probes,
+        trace_to: Option<&Path>,
+        trace_args: &[&str],
+    ) -> Result<(T, Vec<Record>, String)> {
         let out = self.scratch_file("out.json");
         let job = job(out.clone());
         let job_json = serde_json::to_string(&job)?;
@@ -173,6 +186,7 @@ impl Ctx {
                 if probes == Probes::Everything {
                     c.arg("--prep");
                 }
+                c.args(trace_args);
                 c.arg("--").arg(&self.tools.worker);
                 c
             }
@@ -184,11 +198,12 @@ impl Ctx {
         let output = cmd
             .output()
             .with_context(|| format!("starting {}", util::describe(&cmd)))?;
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         if !output.status.success() {
             bail!(
                 "the experiment worker failed ({}): {}",
                 output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
+                stderr.trim()
             );
         }
         let result: T = serde_json::from_slice(
@@ -199,7 +214,7 @@ impl Ctx {
             Probes::None => Vec::new(),
             _ => super::trace::read(&trace_file)?,
         };
-        Ok((result, records))
+        Ok((result, records, stderr))
     }
 
     /// `spawnprof report` over `traces` into `dir` (the one phase-plot renderer).

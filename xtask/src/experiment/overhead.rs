@@ -1,6 +1,7 @@
 //! `overhead`: what tracing costs. The same spawn loop runs without spawnprof, under
 //! `spawnprof trace --no-faults` (spawn probes) and under `spawnprof trace` (spawn and fault
-//! probes), the three conditions alternating.
+//! probes), the three conditions alternating. One more, untimed run per traced condition with
+//! `--probe-stats` counts the probe hits and their BPF run time as the kernel sees them.
 
 use std::fmt::Write as _;
 
@@ -22,14 +23,32 @@ const CONDITIONS: [(Probes, &str); 3] = [
     (Probes::SpawnAndFaults, "spawn + fault probes"),
 ];
 
-/// Probe hits of one clone3 spawn of the static child, from the probe list in the README:
-/// clone3 entry, task_newtask, sched_process_fork, sched_wakeup_new, clone3 exit (parent),
-/// clone3 exit (child), execveat entry, sched_prepare_exec, sched_process_exec, execveat exit,
-/// exit_group entry, sched_process_exit, wait exit. (The prep uprobe is off by default.)
-pub const SPAWN_EVENTS: f64 = 13.0;
-/// Hits per page fault: the page_fault_user tracepoint and the two software perf events
-/// (fault entry, minor/major fault end).
-pub const FAULT_EVENTS: f64 = 3.0;
+/// Hits and BPF run time of every probe over one `--probe-stats` run, per spawn.
+#[derive(Serialize, Default, Clone, Copy)]
+struct Counted {
+    hits_per_spawn: f64,
+    bpf_ns_per_spawn: f64,
+}
+
+/// Sums spawnprof's probe-cost table (`program hits ns/hit total` rows; the `all` row and
+/// everything else skipped) into (hits, run ns).
+fn parse_probe_costs(stderr: &str) -> Option<(u64, u64)> {
+    let table = stderr.split("probe costs").nth(1)?;
+    let mut hits = 0;
+    let mut ns = 0;
+    for line in table.lines().skip(2) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() != 4 || f[0] == "all" {
+            continue;
+        }
+        let (Ok(h), Ok(per)) = (f[1].parse::<u64>(), f[2].parse::<u64>()) else {
+            continue;
+        };
+        hits += h;
+        ns += h * per;
+    }
+    (hits > 0).then_some((hits, ns))
+}
 
 #[derive(Serialize)]
 struct CondResult {
@@ -42,14 +61,17 @@ struct CondResult {
     added_ns: Ci,
     records_per_spawn: f64,
     faults_per_spawn: f64,
-    events_per_spawn: f64,
-    /// added_ns / events_per_spawn.
-    ns_per_event: Ci,
+    /// Counted by the kernel in a separate `--probe-stats` run (0 without probes).
+    probe_hits_per_spawn: f64,
+    /// BPF program time per spawn in that run.
+    bpf_ns_per_spawn: f64,
+    /// added_ns / probe_hits_per_spawn: everything tracing costs, per hit.
+    ns_per_hit: Ci,
 }
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let (reps, rounds) = if ctx.quick { (2, 150) } else { (8, 2500) };
-    ctx.plan((reps * 3 * (rounds as f64 * 0.35) as usize + reps * 3 * 400) as u64);
+    ctx.plan((reps * 3 * (rounds as f64 * 0.35) as usize + reps * 3 * 400 + 2 * rounds) as u64);
     let mut lat: Vec<Vec<f64>> = vec![Vec::new(); 3];
     let mut tput: Vec<Vec<f64>> = vec![Vec::new(); 3];
     let mut records = [0usize; 3];
@@ -61,22 +83,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         for k in 0..3 {
             let c = (rep + k) % 3;
             let (probes, name) = CONDITIONS[c];
-            let job = |out| {
-                Job::Rounds(RoundsJob {
-                    out,
-                    lanes: vec![LaneSpec {
-                        strategy: "clone3".into(),
-                        every: 1,
-                    }],
-                    ballast_bytes: 0,
-                    ballast: spawn_fast::bench::BallastMode::Dirty,
-                    child: ctx.tools.exit0.clone(),
-                    args: Vec::new(),
-                    rounds,
-                    warmup: 20,
-                })
-            };
-            let (out, recs): (RoundsOut, _) = ctx.worker(job, probes, None)?;
+            let (out, recs): (RoundsOut, _) =
+                ctx.worker(|out| rounds_job(ctx, out, rounds), probes, None)?;
             let n = out.samples.len();
             let elapsed: u64 = out.samples.iter().map(|s| s.ns).sum();
             lat[c].extend(out.samples.iter().map(|s| s.ns as f64));
@@ -93,18 +101,34 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         }
     }
     ctx.write_text("runs.csv", &csv)?;
+    // Counting runs: BPF statistics add two clock reads per hit, so they stay out of the
+    // timed runs above.
+    let mut counted = [Counted::default(); 3];
+    for (c, slot) in counted.iter_mut().enumerate().skip(1) {
+        let (out, _, stderr): (RoundsOut, _, String) = ctx.worker_with(
+            |out| rounds_job(ctx, out, rounds),
+            CONDITIONS[c].0,
+            None,
+            &["--probe-stats"],
+        )?;
+        let spawns = (out.samples.len() + 20) as f64;
+        let (hits, ns) = parse_probe_costs(&stderr)
+            .ok_or_else(|| anyhow::anyhow!("no probe-cost table in: {stderr}"))?;
+        *slot = Counted {
+            hits_per_spawn: hits as f64 / spawns,
+            bpf_ns_per_spawn: ns as f64 / spawns,
+        };
+        ctx.done(
+            rounds as u64,
+            &format!("counting probe hits: {}", CONDITIONS[c].1),
+        );
+    }
     let results: Vec<CondResult> = (0..3)
         .map(|c| {
             let mut rng = stats::rng(ctx.seed, &format!("overhead/{c}"));
             let per_spawn = |x: f64| x / spawns[c].max(1) as f64;
             let faults_per_spawn = per_spawn(faults[c] as f64);
-            let events = match CONDITIONS[c].0 {
-                Probes::None => 0.0,
-                Probes::Spawn => SPAWN_EVENTS,
-                Probes::SpawnAndFaults => SPAWN_EVENTS + FAULT_EVENTS * faults_per_spawn,
-                // Not one of this experiment's conditions; counted for completeness.
-                Probes::Everything => SPAWN_EVENTS + 1.0 + FAULT_EVENTS * faults_per_spawn,
-            };
+            let events = counted[c].hits_per_spawn;
             let added = stats::diff_of_medians(&mut rng, &lat[c], &lat[0]);
             let per_event = |v: f64| if events > 0.0 { v / events } else { f64::NAN };
             CondResult {
@@ -115,8 +139,9 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 added_ns: added,
                 records_per_spawn: per_spawn(records[c] as f64),
                 faults_per_spawn,
-                events_per_spawn: events,
-                ns_per_event: Ci {
+                probe_hits_per_spawn: events,
+                bpf_ns_per_spawn: counted[c].bpf_ns_per_spawn,
+                ns_per_hit: Ci {
                     point: per_event(added.point),
                     lo: per_event(added.lo),
                     hi: per_event(added.hi),
@@ -125,6 +150,22 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         })
         .collect();
     write_report(ctx, reps, rounds, &results)
+}
+
+fn rounds_job(ctx: &Ctx, out: std::path::PathBuf, rounds: usize) -> Job {
+    Job::Rounds(RoundsJob {
+        out,
+        lanes: vec![LaneSpec {
+            strategy: "clone3".into(),
+            every: 1,
+        }],
+        ballast_bytes: 0,
+        ballast: spawn_fast::bench::BallastMode::Dirty,
+        child: ctx.tools.exit0.clone(),
+        args: Vec::new(),
+        rounds,
+        warmup: 20,
+    })
 }
 
 fn write_report(ctx: &Ctx, reps: usize, rounds: usize, r: &[CondResult]) -> Result<Outcome> {
@@ -172,11 +213,16 @@ fn write_report(ctx: &Ctx, reps: usize, rounds: usize, r: &[CondResult]) -> Resu
                 md::diff(&c.added_ns),
                 format!("{:.2}", c.records_per_spawn),
                 format!("{:.1}", c.faults_per_spawn),
-                format!("{:.0}", c.events_per_spawn),
-                if c.events_per_spawn > 0.0 {
+                format!("{:.1}", c.probe_hits_per_spawn),
+                if c.probe_hits_per_spawn > 0.0 {
+                    md::dur(c.bpf_ns_per_spawn)
+                } else {
+                    "–".into()
+                },
+                if c.probe_hits_per_spawn > 0.0 {
                     format!(
                         "{:.0} ns [{:.0}, {:.0}]",
-                        c.ns_per_event.point, c.ns_per_event.lo, c.ns_per_event.hi
+                        c.ns_per_hit.point, c.ns_per_hit.lo, c.ns_per_hit.hi
                     )
                 } else {
                     "–".into()
@@ -195,37 +241,46 @@ fn write_report(ctx: &Ctx, reps: usize, rounds: usize, r: &[CondResult]) -> Resu
                 "added per spawn [95% CI]",
                 "records/spawn",
                 "faults/spawn",
-                "probe hits/spawn (est.)",
-                "cost per hit [95% CI]",
+                "probe hits/spawn (counted)",
+                "BPF time/spawn",
+                "added time per hit [95% CI]",
             ],
             &rows
         ),
         md::figure("throughput.svg", "Spawn throughput per tracing condition")
     );
     let (s, f) = (&r[1], &r[2]);
+    let share = |c: &CondResult| 100.0 * c.bpf_ns_per_spawn / c.added_ns.point;
     let answer = format!(
-        "Tracing spawns costs {} per spawn ({} of an untraced spawn, {:.0} ns per probe hit at ~{:.0} hits); adding the fault probes brings it to {} ({}), about {:.0} ns per hit at ~{:.0} hits per spawn. \
+        "Tracing spawns costs {} per spawn ({} of an untraced spawn, {:.0} ns per probe hit at {:.1} hits counted by the kernel); adding the fault probes brings it to {} ({}), {:.0} ns per hit at {:.1} hits per spawn. \
+         The BPF programs themselves account for {} ({:.0}%) and {} ({:.0}%) of that; the rest is tracepoint dispatch, the syscall slow path that enabled syscall tracepoints impose on every task, and spawnprof's reader competing for the two cores. \
          Throughput falls from {:.0} to {:.0} and {:.0} spawns/s on one thread.",
         md::diff(&s.added_ns),
         md::ratio(&s.slowdown),
-        s.ns_per_event.point,
-        s.events_per_spawn,
+        s.ns_per_hit.point,
+        s.probe_hits_per_spawn,
         md::diff(&f.added_ns),
         md::ratio(&f.slowdown),
-        f.ns_per_event.point,
-        f.events_per_spawn,
+        f.ns_per_hit.point,
+        f.probe_hits_per_spawn,
+        md::dur(s.bpf_ns_per_spawn),
+        share(s),
+        md::dur(f.bpf_ns_per_spawn),
+        share(f),
         r[0].spawns_per_s.median,
         s.spawns_per_s.median,
         f.spawns_per_s.median,
     );
     let one_line = format!(
-        "spawn probes add {} per spawn ({}), spawn+fault probes {} ({}); ~{:.0} ns and ~{:.0} ns per probe hit",
+        "spawn probes add {} per spawn ({}), spawn+fault probes {} ({}); {:.1} and {:.1} probe hits per spawn, of which BPF run time is {} and {}",
         md::dur(s.added_ns.point),
         md::ratio(&s.slowdown),
         md::dur(f.added_ns.point),
         md::ratio(&f.slowdown),
-        s.ns_per_event.point,
-        f.ns_per_event.point
+        s.probe_hits_per_spawn,
+        f.probe_hits_per_spawn,
+        md::dur(s.bpf_ns_per_spawn),
+        md::dur(f.bpf_ns_per_spawn),
     );
     let params = json!({
         "repetitions": reps,
@@ -233,8 +288,7 @@ fn write_report(ctx: &Ctx, reps: usize, rounds: usize, r: &[CondResult]) -> Resu
         "warmup_spawns_per_run": 20,
         "strategy": "clone3",
         "child": ctx.tools.exit0.display().to_string(),
-        "spawn_events_per_spawn": SPAWN_EVENTS,
-        "events_per_fault": FAULT_EVENTS,
+        "probe_stats_runs": "one untimed `--probe-stats` run per traced condition",
         "bootstrap_iterations": stats::ITERATIONS,
     });
     let env = ctx.write_env(params.clone())?;
@@ -251,13 +305,13 @@ fn write_report(ctx: &Ctx, reps: usize, rounds: usize, r: &[CondResult]) -> Resu
             "The release worker spawns spawn-fast's static `exit0` child with `clone3` and waits, {rounds} times in a row after 20 warm-up spawns (one thread, no ballast), in three conditions: run directly, under `spawnprof trace --no-faults`, and under `spawnprof trace`. \
              The three conditions alternate in rotated order ({reps} repetitions: each condition runs first, second and third equally often). Latency is per spawn (spawn call to wait return, measured by the worker); throughput is spawns over the summed latencies of a run. \
              Added time is the difference of median latencies against no probes, with a 95% percentile-bootstrap interval ({} resamples). \
-             Probe hits are estimated, not counted: {SPAWN_EVENTS} per spawn for the static child (clone3 entry, task_newtask, sched_process_fork, sched_wakeup_new, clone3 exit in parent and child, execveat entry, sched_prepare_exec, sched_process_exec, execveat exit, exit_group entry, sched_process_exit, wait exit; the startup uprobes do not fire for a static child, and the optional prep uprobe (`--prep`) is off, as by default), plus {FAULT_EVENTS} per page fault recorded in the trace (the page_fault_user tracepoint and the two software perf events). Cost per hit = added time per spawn / estimated hits per spawn.",
+             Probe hits are counted, not estimated: after the timed runs, each traced condition runs once more under `spawnprof trace --probe-stats`, which turns on the kernel's BPF run-time statistics (BPF_ENABLE_STATS) and reports every program's hits and run time; hits and BPF time per spawn are their sums over the spawns of that run (warm-up included). That run is kept out of the timing because the statistics add two clock reads per hit. Added time per hit = added time per spawn / counted hits per spawn; BPF time is the part of the added time spent inside the programs.",
             stats::ITERATIONS
         ),
         results,
         limits: vec![
             format!("Shared 2-core VM: load average {:.2} before and {:.2} after; other agents' builds compete for the same cores, which widens every interval here.", env.loadavg_before[0], env.loadavg_after[0]),
-            "Probe hits per spawn are an estimate from the probe list, not a count: spawnprof does not export per-probe hit counters. The probes also fire for every other process on the machine (tracepoints and perf events are system-wide and filtered in the BPF program), so the cost of filtering other processes' events is included in what the traced worker feels only insofar as it shares the CPUs.".into(),
+            "The kernel's counts cover every process on the machine (tracepoints and perf events are system-wide and filtered in the BPF program), so other processes' hits during the counting run are included; the host was otherwise idle apart from the load shown above. BPF time comes from a separate run and is compared with the added time of the timed runs.".into(),
             "The fault probes' cost depends on how many faults a spawn causes: the static child of a small parent takes only a few; a fork from a big dirty parent takes many more (see `fork-in-the-road`).".into(),
             "Only the traced program's latency is measured; spawnprof's own CPU time (reading the ring buffer, assembling records) runs on the other core when one is free.".into(),
         ],
@@ -270,4 +324,16 @@ fn write_report(ctx: &Ctx, reps: usize, rounds: usize, r: &[CondResult]) -> Resu
     };
     ctx.write_text("README.md", &readme.render())?;
     Ok(Outcome { answer: one_line })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_probe_costs;
+
+    #[test]
+    fn sums_the_probe_cost_table() {
+        let stderr = "summary...\nprobe costs (kernel BPF run-time statistics, all processes):\n  program hits ns/hit total\n  sched_process_exec 10 500 5.00µs\n  sys_enter_clone3 4 250 1.00µs\n  all 14 428 6.00µs\n  per recorded spawn: 2.0 hits\n";
+        assert_eq!(parse_probe_costs(stderr), Some((14, 6000)));
+        assert_eq!(parse_probe_costs("no table"), None);
+    }
 }
