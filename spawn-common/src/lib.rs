@@ -58,6 +58,10 @@ pub mod kind {
     /// Page-fault totals of one (task, bucket), flushed at a phase boundary. Carried by a
     /// [`super::FaultEvent`].
     pub const FAULTS: u32 = 15;
+    /// The path of the file behind an exec'd fd (`execveat(fd, "", AT_EMPTY_PATH)`), walked
+    /// in the kernel; written just before the [`EXEC_ENTER`] it names. Carried by a
+    /// [`super::FdPathEvent`].
+    pub const FD_PATH: u32 = 16;
 }
 
 /// Syscalls named in events.
@@ -260,6 +264,84 @@ impl Layout {
     };
 }
 
+/// Offsets of kernel struct fields (bytes), read from the kernel's BTF by the loader, for the
+/// one place the probes walk kernel structs: naming the file of `execveat(fd, "",
+/// AT_EMPTY_PATH)` (fexecve), which carries no file name. `FIELD_ABSENT` in `task_files`
+/// turns that walk off (the analyzer then falls back to `/proc/PID/fd`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelOffsets {
+    /// `task_struct.files`
+    pub task_files: u32,
+    /// `files_struct.fdt`
+    pub files_fdt: u32,
+    /// `fdtable.max_fds`
+    pub fdt_max_fds: u32,
+    /// `fdtable.fd`
+    pub fdt_fd: u32,
+    /// `file.f_path` + `path.dentry`
+    pub file_dentry: u32,
+    /// `file.f_path` + `path.mnt`
+    pub file_vfsmount: u32,
+    /// `dentry.d_parent`
+    pub dentry_parent: u32,
+    /// `dentry.d_name` + `qstr.name`
+    pub dentry_name: u32,
+    /// `vfsmount.mnt_root`
+    pub vfsmount_root: u32,
+    /// `mount.mnt` (the embedded vfsmount)
+    pub mount_vfsmount: u32,
+    /// `mount.mnt_parent`
+    pub mount_parent: u32,
+    /// `mount.mnt_mountpoint`
+    pub mount_mountpoint: u32,
+}
+
+impl KernelOffsets {
+    /// The walk is off until the loader finds every field.
+    pub const ABSENT: KernelOffsets = KernelOffsets {
+        task_files: FIELD_ABSENT,
+        files_fdt: FIELD_ABSENT,
+        fdt_max_fds: FIELD_ABSENT,
+        fdt_fd: FIELD_ABSENT,
+        file_dentry: FIELD_ABSENT,
+        file_vfsmount: FIELD_ABSENT,
+        dentry_parent: FIELD_ABSENT,
+        dentry_name: FIELD_ABSENT,
+        vfsmount_root: FIELD_ABSENT,
+        mount_vfsmount: FIELD_ABSENT,
+        mount_parent: FIELD_ABSENT,
+        mount_mountpoint: FIELD_ABSENT,
+    };
+}
+
+/// Most path components the probes collect for an fd exec (deeper paths keep their last
+/// components and are marked truncated).
+pub const FD_PATH_DEPTH: usize = 16;
+
+/// Bytes per path component in a [`FdPathEvent`] (longer names are cut).
+pub const FD_NAME_LEN: usize = 64;
+
+/// [`FdPathEvent::flags`]: components above the first `FD_PATH_DEPTH` were left out.
+pub const FD_PATH_TOO_DEEP: u32 = 1;
+
+/// The path of an exec'd fd as components, leaf first (`names[0]` is the file's own name).
+/// Fixed slots instead of one string: the verifier can check a fixed-slot write cheaply,
+/// while assembling a string in the kernel made the program too complex to verify.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FdPathEvent {
+    pub hdr: Header,
+    /// The exec'd fd.
+    pub fd: i32,
+    /// Components filled in `names`.
+    pub depth: u32,
+    /// `FD_PATH_TOO_DEEP`.
+    pub flags: u32,
+    pub _pad: u32,
+    pub names: [[u8; FD_NAME_LEN]; FD_PATH_DEPTH],
+}
+
 /// Run-time switches of the probes, set by the loader as a global.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -308,4 +390,5 @@ mod pod {
     // holes that matter (every bit pattern is a valid value).
     unsafe impl aya::Pod for super::Layout {}
     unsafe impl aya::Pod for super::Config {}
+    unsafe impl aya::Pod for super::KernelOffsets {}
 }

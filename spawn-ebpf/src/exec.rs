@@ -11,11 +11,18 @@ use crate::{
 };
 
 const AT_FDCWD: i32 = -100;
+const AT_EMPTY_PATH: u32 = 0x1000;
 
 #[inline(always)]
 fn read<T>(ctx: &TracePointContext, offset: u32) -> Option<T> {
     // SAFETY: checked kernel read of the tracepoint record.
     unsafe { ctx.read_at::<T>(offset as usize) }.ok()
+}
+
+#[inline(always)]
+fn first_byte(user: u64) -> Option<u8> {
+    // SAFETY: checked user read.
+    unsafe { aya_ebpf::helpers::bpf_probe_read_user(user as *const u8) }.ok()
 }
 
 fn enter(syscall: u32, fd: i32, flags: u32, filename: u64) {
@@ -25,6 +32,13 @@ fn enter(syscall: u32, fd: i32, flags: u32, filename: u64) {
     }
     // Exec ends the child's pre-exec phase: its fault totals so far belong to `setup`.
     faults::on_exec_enter(tgid);
+    // fexecve: the call names no file, so the path behind the fd goes first, for the
+    // analyzer to attach to the exec that follows.
+    // An unreadable name counts as empty: a fork child has not faulted in the page that
+    // holds it yet, and probes cannot fault.
+    if flags & AT_EMPTY_PATH != 0 && !matches!(first_byte(filename), Some(b) if b != 0) {
+        crate::fdpath::emit(fd, tid, tgid);
+    }
     // Reserve in place: the event is 300+ bytes, too big to build on the 512-byte BPF stack.
     let Some(mut entry) = EVENTS.reserve::<ExecEvent>(0) else {
         bump(counter::LOST_EVENTS);

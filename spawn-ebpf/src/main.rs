@@ -12,6 +12,7 @@ mod emit;
 mod exec;
 mod exit;
 mod faults;
+mod fdpath;
 mod startup;
 mod state;
 

@@ -77,7 +77,10 @@ impl Collector {
             match decode(&item) {
                 Ok(mut ev) => {
                     self.fd_names.observe(&mut ev);
-                    self.asm.push(ev)
+                    // A walked path only names the exec that follows it.
+                    if !matches!(ev, RawEvent::FdPath { .. }) {
+                        self.asm.push(ev)
+                    }
                 }
                 Err(e) => {
                     self.decode_errors += 1;
@@ -88,13 +91,16 @@ impl Collector {
     }
 }
 
-/// Names for `execveat(fd, "", AT_EMPTY_PATH)`, which carries no file name: the probes cannot
-/// walk kernel structs by offset, so the name is read back from `/proc` while the fd is still
-/// open, in the child or (vfork children share fd numbers with it) in its parent.
+/// Names for `execveat(fd, "", AT_EMPTY_PATH)`, which carries no file name. The probes walk
+/// the path in the kernel and send it just before the exec (`FdPath`); where they cannot (no
+/// usable BTF), the name is read back from `/proc` while the fd is still open, in the child
+/// or (vfork children share fd numbers with it) in its parent.
 #[derive(Default)]
 struct FdNames {
     /// child pid -> parent tgid, from TaskNewtask; bounded by exits.
     parents: std::collections::HashMap<u32, u32>,
+    /// tid -> (fd, path) from the probes, for that task's next fd exec.
+    walked: std::collections::HashMap<u32, (i32, String)>,
 }
 
 const AT_EMPTY_PATH: u32 = 0x1000;
@@ -113,6 +119,12 @@ impl FdNames {
             RawEvent::ProcessExit { hdr, .. } if hdr.tid == hdr.tgid => {
                 self.parents.remove(&hdr.tgid);
             }
+            RawEvent::FdPath { hdr, fd, path, .. } => {
+                if self.walked.len() >= MAX_PARENTS {
+                    self.walked.clear();
+                }
+                self.walked.insert(hdr.tid, (*fd, std::mem::take(path)));
+            }
             RawEvent::ExecEnter {
                 hdr,
                 fd,
@@ -120,6 +132,12 @@ impl FdNames {
                 filename,
                 ..
             } if filename.is_empty() && *flags & AT_EMPTY_PATH != 0 => {
+                if let Some((walked_fd, path)) = self.walked.remove(&hdr.tid)
+                    && walked_fd == *fd
+                {
+                    *filename = path;
+                    return;
+                }
                 let owners = [Some(hdr.tgid), self.parents.get(&hdr.tgid).copied()];
                 *filename = owners
                     .into_iter()

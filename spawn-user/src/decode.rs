@@ -7,7 +7,10 @@
 //! than a panic.
 use std::mem::size_of;
 
-use spawn_common::{COMM_LEN, Event, ExecEvent, FaultEvent, FaultTotals, Header, PATH_LEN, kind};
+use spawn_common::{
+    COMM_LEN, Event, ExecEvent, FD_PATH_DEPTH, FD_PATH_TOO_DEEP, FaultEvent, FaultTotals,
+    FdPathEvent, Header, PATH_LEN, kind,
+};
 
 /// A probe record, typed by kind. `hdr` is always the context of the task the probe ran in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +88,14 @@ pub enum RawEvent {
     /// spawn-fast's spawn API returned in thread `hdr.tid`: a prep mark not yet consumed by a
     /// clone of that thread belongs to no spawn of it (the zygote cloned elsewhere).
     PrepEnd { hdr: Header },
+    /// The path of the file behind `fd`, walked in the kernel, for the fd exec that follows
+    /// in the same task. `truncated`: leading components were left out (a `…/` prefix).
+    FdPath {
+        hdr: Header,
+        fd: i32,
+        path: String,
+        truncated: bool,
+    },
 }
 
 impl RawEvent {
@@ -107,7 +118,8 @@ impl RawEvent {
             | RawEvent::StartupMark { hdr, .. }
             | RawEvent::Faults { hdr, .. }
             | RawEvent::PrepMark { hdr }
-            | RawEvent::PrepEnd { hdr } => hdr,
+            | RawEvent::PrepEnd { hdr }
+            | RawEvent::FdPath { hdr, .. } => hdr,
         }
     }
 
@@ -152,6 +164,21 @@ fn cstr(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
+/// `/a/b/c` from leaf-first components (`["c", "b", "a"]`); `…/b/c` when leading ones are
+/// missing. The depth comes from the kernel, so it is clamped to the slots there are.
+fn join_components<const N: usize>(names: &[[u8; N]], depth: usize, truncated: bool) -> String {
+    let depth = depth.min(names.len()).min(FD_PATH_DEPTH);
+    let mut path = String::from(if truncated { "…" } else { "" });
+    for name in names[..depth].iter().rev() {
+        path.push('/');
+        path.push_str(&cstr(name));
+    }
+    if path.is_empty() {
+        path.push('/');
+    }
+    path
+}
+
 fn comm(c: &[u8; COMM_LEN]) -> String {
     cstr(c)
 }
@@ -179,6 +206,16 @@ pub fn decode(bytes: &[u8]) -> Result<RawEvent, DecodeError> {
                 flags: e.flags,
                 filename: cstr(&e.filename[..len]),
                 comm: comm(&e.comm),
+            })
+        }
+        kind::FD_PATH => {
+            let e: FdPathEvent = read(bytes, k)?;
+            let truncated = e.flags & FD_PATH_TOO_DEEP != 0;
+            Ok(RawEvent::FdPath {
+                hdr,
+                fd: e.fd,
+                path: join_components(&e.names, e.depth as usize, truncated),
+                truncated,
             })
         }
         kind::FAULTS => {
@@ -565,9 +602,59 @@ mod tests {
         ));
     }
 
+    fn fd_path(components: &[&str], flags: u32, depth: u32) -> Vec<u8> {
+        let mut e = FdPathEvent {
+            hdr: hdr(kind::FD_PATH),
+            fd: 4,
+            depth,
+            flags,
+            _pad: 0,
+            names: [[0; spawn_common::FD_NAME_LEN]; FD_PATH_DEPTH],
+        };
+        for (slot, c) in e.names.iter_mut().zip(components) {
+            slot[..c.len()].copy_from_slice(c.as_bytes());
+        }
+        bytes_of(&e)
+    }
+
+    #[test]
+    fn fd_paths_join_leaf_first_components() {
+        let path = |b: &[u8]| match decode(b) {
+            Ok(RawEvent::FdPath {
+                path,
+                truncated,
+                fd,
+                ..
+            }) => {
+                assert_eq!(fd, 4);
+                (path, truncated)
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            path(&fd_path(&["true", "bin", "usr"], 0, 3)),
+            ("/usr/bin/true".into(), false)
+        );
+        assert_eq!(
+            path(&fd_path(&["x", "deep"], FD_PATH_TOO_DEEP, 2)),
+            ("…/deep/x".into(), true)
+        );
+        assert_eq!(path(&fd_path(&[], 0, 0)), ("/".into(), false));
+        // A depth past the slots (a kernel bug or garbage) is clamped, not a panic.
+        assert_eq!(
+            path(&fd_path(&["a"], 0, 999)).0.matches('/').count(),
+            FD_PATH_DEPTH
+        );
+        let short = fd_path(&["a"], 0, 1);
+        assert!(matches!(
+            decode(&short[..short.len() - 1]),
+            Err(DecodeError::Short { .. })
+        ));
+    }
+
     #[test]
     fn unknown_kinds_are_errors() {
-        for k in [0, 16, 999, u32::MAX] {
+        for k in [0, 17, 999, u32::MAX] {
             assert_eq!(decode(&ev(k, 0, 0)), Err(DecodeError::UnknownKind(k)));
         }
     }
@@ -585,7 +672,7 @@ mod tests {
             }
             // Plausible kinds too, so that the per-kind paths see garbage lengths and fields.
             if len >= 4 {
-                buf[..4].copy_from_slice(&((x % 17) as u32).to_ne_bytes());
+                buf[..4].copy_from_slice(&((x % 18) as u32).to_ne_bytes());
             }
             let _ = decode(&buf);
             // Unaligned start.

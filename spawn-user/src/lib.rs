@@ -7,6 +7,7 @@ pub mod assemble;
 pub mod bench;
 pub mod collector;
 pub mod decode;
+pub mod kernel_btf;
 pub mod live;
 pub mod loader;
 pub mod plot;

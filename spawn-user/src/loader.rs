@@ -16,6 +16,9 @@ use spawn_common::{Config, counter, maps};
 
 use crate::tracefs::{Tracefs, TracefsError};
 
+/// The kernel's BTF, for the struct offsets of the fd-path walk.
+const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
 static PROBES: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/spawn"));
 
 #[derive(Debug, thiserror::Error)]
@@ -123,9 +126,20 @@ impl Probes {
             cgroup_level: opts.cgroup.map_or(0, |c| c.level),
             _pad: 0,
         };
+        let mut notes = Vec::new();
+        let koffsets = match crate::kernel_btf::kernel_offsets(std::path::Path::new(VMLINUX_BTF)) {
+            Ok(k) => k,
+            Err(e) => {
+                notes.push(format!(
+                    "fd exec names (fexecve): read from /proc, which misses short-lived processes ({e})"
+                ));
+                spawn_common::KernelOffsets::ABSENT
+            }
+        };
         let mut ebpf = EbpfLoader::new()
             .override_global("LAYOUT", &layout, true)
             .override_global("CONFIG", &config, true)
+            .override_global("KOFFSETS", &koffsets, true)
             .load(PROBES)?;
         // The logger owns the log map: it must live (and be polled) as long as the programs.
         let logger = aya_log::EbpfLogger::init(&mut ebpf).ok();
@@ -133,7 +147,7 @@ impl Probes {
             ebpf,
             run_stats: None,
             logger,
-            notes: Vec::new(),
+            notes,
         };
         probes.attach_tracepoints(tracefs, opts)?;
         if opts.faults {

@@ -2,7 +2,7 @@
 //! matches what the traced command did.
 mod common;
 
-use common::{by_exec, capable, spawnprof, trace_json};
+use common::{by_exec, capable, exit0, spawnprof, spawnprof_path, trace_json};
 
 #[test]
 fn shell_children_are_recorded_with_parent_links_and_durations() {
@@ -122,4 +122,47 @@ fn probe_stats_count_at_least_the_commands_execs() {
     assert!(exec[1] > 0, "zero run time per hit: {}", t.stderr);
     let all = row("all");
     assert!(all[0] > exec[0], "{}", t.stderr);
+}
+
+/// fexecve-style execs (`execveat(fd, "", AT_EMPTY_PATH)`, what spawn-fast does) carry no
+/// name; the probes walk the fd's path in the kernel. The program sits on tmpfs so the walk
+/// must cross a mount point, and the spawning process exits at once, so reading `/proc`
+/// afterwards could not have named it.
+#[test]
+fn fd_execs_are_named_by_the_path_walked_in_the_kernel() {
+    if !capable("fd_execs_are_named_by_the_path_walked_in_the_kernel") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::path::Path::new("/dev/shm");
+    let dir = if dir.is_dir() {
+        dir.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let prog = dir.join(format!("spawnprof-fdexec-{}", std::process::id()));
+    std::fs::copy(exit0(), &prog).unwrap();
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let want = std::fs::canonicalize(&prog).unwrap();
+    let prog_s = prog.to_str().unwrap();
+    let t = trace_json(
+        &[],
+        &[
+            spawnprof_path(),
+            "workload",
+            "--strategy",
+            "fork,vfork,clone3",
+            "--count",
+            "1",
+            "--",
+            prog_s,
+        ],
+    );
+    std::fs::remove_file(&prog).unwrap();
+    assert_eq!(t.code, Some(0), "stderr: {}", t.stderr);
+    let execs: Vec<_> = t.records.iter().filter(|r| r["kind"] == "exec").collect();
+    assert_eq!(execs.len(), 3, "records: {:#?}", t.records);
+    for r in execs {
+        assert_eq!(r["exec"]["filename"], want.to_str().unwrap(), "{r:#}");
+    }
 }

@@ -317,6 +317,8 @@ impl Assembler {
 
     fn apply(&mut self, ev: RawEvent) {
         match ev {
+            // Consumed by the collector, which names the exec with it.
+            RawEvent::FdPath { .. } => {}
             RawEvent::PrepMark { hdr } => {
                 self.prep.insert(hdr.tid, hdr.ts_ns);
             }
