@@ -233,6 +233,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 args: Vec::new(),
                 rounds,
                 warmup: p.warmup,
+                pace_ns: None,
             })
         };
         let tfile = traces.join(format!(

@@ -13,6 +13,7 @@ mod fork_road;
 mod index;
 mod md;
 mod overhead;
+mod overhead_host;
 mod phases;
 mod plot;
 mod stats;

@@ -9,6 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
 
+use super::overhead_host::HostResult;
 use super::{
     Ctx, Outcome,
     ctx::Probes,
@@ -71,7 +72,10 @@ struct CondResult {
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let (reps, rounds) = if ctx.quick { (2, 150) } else { (8, 2500) };
-    ctx.plan((reps * 3 * (rounds as f64 * 0.35) as usize + reps * 3 * 400 + 2 * rounds) as u64);
+    ctx.plan(
+        (reps * 3 * (rounds as f64 * 0.35) as usize + reps * 3 * 400 + 2 * rounds) as u64
+            + super::overhead_host::planned(ctx),
+    );
     let mut lat: Vec<Vec<f64>> = vec![Vec::new(); 3];
     let mut tput: Vec<Vec<f64>> = vec![Vec::new(); 3];
     let mut records = [0usize; 3];
@@ -149,7 +153,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             }
         })
         .collect();
-    write_report(ctx, reps, rounds, &results)
+    let host = super::overhead_host::run(ctx)?;
+    write_report(ctx, reps, rounds, &results, &host)
 }
 
 fn rounds_job(ctx: &Ctx, out: std::path::PathBuf, rounds: usize) -> Job {
@@ -165,10 +170,17 @@ fn rounds_job(ctx: &Ctx, out: std::path::PathBuf, rounds: usize) -> Job {
         args: Vec::new(),
         rounds,
         warmup: 20,
+        pace_ns: None,
     })
 }
 
-fn write_report(ctx: &Ctx, reps: usize, rounds: usize, r: &[CondResult]) -> Result<Outcome> {
+fn write_report(
+    ctx: &Ctx,
+    reps: usize,
+    rounds: usize,
+    r: &[CondResult],
+    host: &[HostResult],
+) -> Result<Outcome> {
     let labels: Vec<String> = r.iter().map(|c| c.condition.clone()).collect();
     let series = vec![plot::Series {
         name: "spawns/s".into(),
@@ -248,7 +260,7 @@ fn write_report(ctx: &Ctx, reps: usize, rounds: usize, r: &[CondResult]) -> Resu
             &rows
         ),
         md::figure("throughput.svg", "Spawn throughput per tracing condition")
-    );
+    ) + &super::overhead_host::section(host);
     let (s, f) = (&r[1], &r[2]);
     let share = |c: &CondResult| 100.0 * c.bpf_ns_per_spawn / c.added_ns.point;
     let answer = format!(
@@ -271,6 +283,8 @@ fn write_report(ctx: &Ctx, reps: usize, rounds: usize, r: &[CondResult]) -> Resu
         s.spawns_per_s.median,
         f.spawns_per_s.median,
     );
+    let host_answer = super::overhead_host::answer(host);
+    let answer = format!("{answer} {host_answer}");
     let one_line = format!(
         "spawn probes add {} per spawn ({}), spawn+fault probes {} ({}); {:.1} and {:.1} probe hits per spawn, of which BPF run time is {} and {}",
         md::dur(s.added_ns.point),
@@ -294,26 +308,27 @@ fn write_report(ctx: &Ctx, reps: usize, rounds: usize, r: &[CondResult]) -> Resu
     let env = ctx.write_env(params.clone())?;
     ctx.write_json(
         "data.json",
-        &json!({"answer": one_line, "quick": ctx.quick, "params": params, "results": r}),
+        &json!({"answer": one_line, "quick": ctx.quick, "params": params, "results": r, "host_1000_per_s": host}),
     )?;
     let readme = md::Readme {
         title: "overhead: what tracing costs".into(),
         rerun: ctx.rerun(),
-        question: "How much slower does a program spawn while spawnprof traces it, with the spawn probes only and with the page-fault probes too? What does one probe hit cost?".into(),
+        question: "How much slower does a program spawn while spawnprof traces it, with the spawn probes only and with the page-fault probes too? What does one probe hit cost? And on a host spawning 1 000 processes a second, how much does `spawnprof record -a` slow that loop, and how much CPU does it use?".into(),
         answer,
         method: format!(
             "The release worker spawns spawn-fast's static `exit0` child with `clone3` and waits, {rounds} times in a row after 20 warm-up spawns (one thread, no ballast), in three conditions: run directly, under `spawnprof trace --no-faults`, and under `spawnprof trace`. \
              The three conditions alternate in rotated order ({reps} repetitions: each condition runs first, second and third equally often). Latency is per spawn (spawn call to wait return, measured by the worker); throughput is spawns over the summed latencies of a run. \
              Added time is the difference of median latencies against no probes, with a 95% percentile-bootstrap interval ({} resamples). \
-             Probe hits are counted, not estimated: after the timed runs, each traced condition runs once more under `spawnprof trace --probe-stats`, which turns on the kernel's BPF run-time statistics (BPF_ENABLE_STATS) and reports every program's hits and run time; hits and BPF time per spawn are their sums over the spawns of that run (warm-up included). That run is kept out of the timing because the statistics add two clock reads per hit. Added time per hit = added time per spawn / counted hits per spawn; BPF time is the part of the added time spent inside the programs.",
-            stats::ITERATIONS
+             Probe hits are counted, not estimated: after the timed runs, each traced condition runs once more under `spawnprof trace --probe-stats`, which turns on the kernel's BPF run-time statistics (BPF_ENABLE_STATS) and reports every program's hits and run time; hits and BPF time per spawn are their sums over the spawns of that run (warm-up included). That run is kept out of the timing because the statistics add two clock reads per hit. Added time per hit = added time per spawn / counted hits per spawn; BPF time is the part of the added time spent inside the programs. {}",
+            stats::ITERATIONS,
+            super::overhead_host::method(ctx),
         ),
         results,
         limits: vec![
             format!("Shared 2-core VM: load average {:.2} before and {:.2} after; other agents' builds compete for the same cores, which widens every interval here.", env.loadavg_before[0], env.loadavg_after[0]),
             "The kernel's counts cover every process on the machine (tracepoints and perf events are system-wide and filtered in the BPF program), so other processes' hits during the counting run are included; the host was otherwise idle apart from the load shown above. BPF time comes from a separate run and is compared with the added time of the timed runs.".into(),
             "The fault probes' cost depends on how many faults a spawn causes: the static child of a small parent takes only a few; a fork from a big dirty parent takes many more (see `fork-in-the-road`).".into(),
-            "Only the traced program's latency is measured; spawnprof's own CPU time (reading the ring buffer, assembling records) runs on the other core when one is free.".into(),
+            "In the back-to-back part only the traced program's latency is measured; spawnprof's own CPU time (reading the ring buffer, assembling records) runs on the other core when one is free. The production part measures it.".into(),
         ],
         files: vec![
             ("data.json".into(), "summaries and intervals per condition, parameters".into()),

@@ -185,6 +185,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                         args: Vec::new(),
                         rounds,
                         warmup: p.warmup,
+                        pace_ns: None,
                     })
                 };
                 let probes = if traced {

@@ -39,6 +39,10 @@ pub struct RoundsJob {
     pub args: Vec<String>,
     pub rounds: usize,
     pub warmup: usize,
+    /// Start one round every this many ns (a background rate, as on a production host)
+    /// instead of back to back; a round that overruns starts the next at once.
+    #[serde(default)]
+    pub pace_ns: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -203,6 +207,12 @@ fn rounds(j: &RoundsJob) -> Result<RoundsOut> {
     let mut samples = Vec::new();
     let n = lanes.len();
     for round in 0..j.warmup + j.rounds {
+        if let Some(pace) = j.pace_ns {
+            let due = start + std::time::Duration::from_nanos(pace * round as u64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
         // Rotate the starting lane each round: no lane always runs right after another.
         for k in 0..n {
             let i = (round + k) % n;

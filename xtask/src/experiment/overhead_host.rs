@@ -1,0 +1,241 @@
+//! The production half of `overhead`: a spawn loop paced at a background rate (1 000 spawns/s)
+//! on a host where `spawnprof record -a` runs, against the same loop with no tracer. Reports
+//! the loop's slowdown and spawnprof's own CPU time, as an operator would see them.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use super::{
+    Ctx,
+    ctx::Probes,
+    md,
+    stats::{self, Ci, Summary},
+    worker::{Job, LaneSpec, RoundsJob, RoundsOut},
+};
+
+/// One spawn every millisecond.
+pub const PACE_NS: u64 = 1_000_000;
+
+/// `spawnprof record` arguments per condition; `None` runs without a tracer.
+const CONDITIONS: [(Option<&[&str]>, &str); 4] = [
+    (None, "no tracer"),
+    (Some(&["--no-faults"]), "record -a --no-faults"),
+    (Some(&[]), "record -a (defaults: faults on, startup off)"),
+    (Some(&["--startup"]), "record -a --startup"),
+];
+
+#[derive(Serialize)]
+pub struct HostResult {
+    pub child: String,
+    pub condition: String,
+    pub latency: Summary,
+    /// median latency / median latency with no tracer.
+    pub slowdown: Ci,
+    /// spawnprof's CPU time over the loop's wall time, in % of one core (per run).
+    pub tracer_cpu_pct: Summary,
+}
+
+/// A running `spawnprof record -a`, attached once it says so.
+struct Recorder {
+    child: Child,
+}
+
+impl Recorder {
+    fn start(spawnprof: &std::path::Path, args: &[&str]) -> Result<Recorder> {
+        let mut child = Command::new(spawnprof)
+            .args(["record", "-a", "-o", "/dev/null"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting spawnprof record")?;
+        let stderr = child.stderr.take().context("spawnprof stderr")?;
+        let (tx, rx) = mpsc::channel();
+        // Drains stderr for the recorder's whole life, so it can never block on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("recording") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = child.kill();
+            bail!("spawnprof record did not attach within 60 s");
+        }
+        Ok(Recorder { child })
+    }
+
+    /// CPU time of all the recorder's threads so far, in ns (schedstat: clock ticks from
+    /// /proc/PID/stat are 10 ms, too coarse for a tracer using a few % of a core).
+    fn cpu_ns(&self) -> Result<u64> {
+        let mut total = 0;
+        for task in std::fs::read_dir(format!("/proc/{}/task", self.child.id()))? {
+            let stat = std::fs::read_to_string(task?.path().join("schedstat"))?;
+            total += stat
+                .split_whitespace()
+                .next()
+                .context("empty schedstat")?
+                .parse::<u64>()?;
+        }
+        Ok(total)
+    }
+
+    fn stop(mut self) -> Result<()> {
+        // SAFETY: signals our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("spawnprof record exited with {status}");
+        }
+        Ok(())
+    }
+}
+
+fn paced_job(out: std::path::PathBuf, child: &std::path::Path, rounds: usize) -> Job {
+    Job::Rounds(RoundsJob {
+        out,
+        lanes: vec![LaneSpec {
+            strategy: "std".into(),
+            every: 1,
+        }],
+        ballast_bytes: 0,
+        ballast: spawn_fast::bench::BallastMode::Dirty,
+        child: child.to_path_buf(),
+        args: Vec::new(),
+        rounds,
+        warmup: 20,
+        pace_ns: Some(PACE_NS),
+    })
+}
+
+/// Work units this part reports to the progress bar.
+pub fn planned(ctx: &Ctx) -> u64 {
+    let (reps, rounds) = shape(ctx);
+    (2 * CONDITIONS.len() * reps * rounds) as u64
+}
+
+fn shape(ctx: &Ctx) -> (usize, usize) {
+    if ctx.quick { (1, 300) } else { (3, 3000) }
+}
+
+pub fn run(ctx: &Ctx) -> Result<Vec<HostResult>> {
+    let (reps, rounds) = shape(ctx);
+    let children = [
+        ("static exit0", ctx.tools.exit0.clone()),
+        ("/bin/true (dynamic)", std::path::PathBuf::from("/bin/true")),
+    ];
+    let mut results = Vec::new();
+    for (child_name, child) in &children {
+        let mut lat: Vec<Vec<f64>> = vec![Vec::new(); CONDITIONS.len()];
+        let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); CONDITIONS.len()];
+        for rep in 0..reps {
+            for k in 0..CONDITIONS.len() {
+                let c = (rep + k) % CONDITIONS.len();
+                let (args, name) = CONDITIONS[c];
+                let recorder = args
+                    .map(|a| Recorder::start(&ctx.tools.spawnprof, a))
+                    .transpose()?;
+                let cpu0 = recorder.as_ref().map(Recorder::cpu_ns).transpose()?;
+                let t0 = Instant::now();
+                let (out, _): (RoundsOut, _) =
+                    ctx.worker(|out| paced_job(out, child, rounds), Probes::None, None)?;
+                let wall = t0.elapsed().as_secs_f64();
+                if let (Some(r), Some(cpu0)) = (&recorder, cpu0) {
+                    let used = (r.cpu_ns()? - cpu0) as f64 / 1e9;
+                    cpu[c].push(100.0 * used / wall);
+                }
+                if let Some(r) = recorder {
+                    r.stop()?;
+                }
+                lat[c].extend(out.samples.iter().map(|s| s.ns as f64));
+                ctx.done(
+                    rounds as u64,
+                    &format!("{child_name} at 1000/s, rep {}/{reps}: {name}", rep + 1),
+                );
+            }
+        }
+        for (c, (_, name)) in CONDITIONS.iter().enumerate() {
+            let mut rng = stats::rng(ctx.seed, &format!("overhead-host/{child_name}/{c}"));
+            results.push(HostResult {
+                child: child_name.to_string(),
+                condition: name.to_string(),
+                latency: stats::summary(&lat[c]),
+                slowdown: stats::ratio_of_medians(&mut rng, &lat[c], &lat[0]),
+                tracer_cpu_pct: stats::summary(&cpu[c]),
+            });
+        }
+    }
+    Ok(results)
+}
+
+pub fn method(ctx: &Ctx) -> String {
+    let (reps, rounds) = shape(ctx);
+    format!(
+        "The production part paces a `std::process::Command` spawn loop at one spawn per millisecond (1 000 spawns/s) for {rounds} spawns per run, of the static child and of the dynamically linked `/bin/true`, with no tracer and under `spawnprof record -a` with the fault probes off, with its defaults (fault probes on, startup uprobes off), and with the startup uprobes on (records to /dev/null), conditions rotated over {reps} repetitions. \
+         Slowdown is the ratio of median spawn latencies with a bootstrap interval; spawnprof's CPU time is the run time of all its threads (/proc/PID/task/*/schedstat) over the loop's wall time."
+    )
+}
+
+/// The production table.
+pub fn section(host: &[HostResult]) -> String {
+    let rows: Vec<Vec<String>> = host
+        .iter()
+        .map(|h| {
+            vec![
+                h.child.clone(),
+                h.condition.clone(),
+                format!(
+                    "{} ({}–{})",
+                    md::dur(h.latency.median),
+                    md::dur(h.latency.p10),
+                    md::dur(h.latency.p90)
+                ),
+                md::ratio(&h.slowdown),
+                if h.tracer_cpu_pct.n > 0 {
+                    format!("{:.1}%", h.tracer_cpu_pct.median)
+                } else {
+                    "–".into()
+                },
+            ]
+        })
+        .collect();
+    format!(
+        "\n### On a host spawning 1 000 processes a second\n\n{}",
+        md::table(
+            &[
+                "child",
+                "tracer",
+                "spawn latency median (p10–p90)",
+                "slowdown [95% CI]",
+                "spawnprof CPU (% of one core)",
+            ],
+            &rows
+        )
+    )
+}
+
+/// One sentence per child: the slowdown and CPU of each tracer setting.
+pub fn answer(host: &[HostResult]) -> String {
+    let mut out = String::from("At 1 000 spawns/s");
+    let mut first = true;
+    for h in host.iter().filter(|h| h.tracer_cpu_pct.n > 0) {
+        out.push_str(if first { ", " } else { "; " });
+        first = false;
+        out.push_str(&format!(
+            "{} under `{}` runs at {} of its untraced latency with spawnprof using {:.1}% of a core",
+            h.child,
+            h.condition,
+            md::ratio(&h.slowdown),
+            h.tracer_cpu_pct.median
+        ));
+    }
+    out.push('.');
+    out
+}
