@@ -556,14 +556,7 @@ fn write_report(
             .filter(|r| r.point.size == 0 || r.point.mode == mn)
             .map(|r| {
                 let mut row = vec![md::size(r.point.size), format!("{} MiB", r.rss_bytes >> 20)];
-                row.extend(r.lanes.iter().map(|l| {
-                    format!(
-                        "{} ({}–{})",
-                        md::dur(l.wall.median),
-                        md::dur(l.wall.p10),
-                        md::dur(l.wall.p90)
-                    )
-                }));
+                row.extend(r.lanes.iter().map(|l| md::dur_spread(&l.wall)));
                 row
             })
             .collect();

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::stats::Ci;
+use super::stats::{Ci, Summary};
 
 /// A GitHub-flavoured table; the first column is left-aligned, the others right-aligned.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -32,6 +32,11 @@ pub fn dur(ns: f64) -> String {
     } else {
         format!("{us:.1} µs")
     }
+}
+
+/// A duration summary as `median (p10–p90)`.
+pub fn dur_spread(s: &Summary) -> String {
+    format!("{} ({}–{})", dur(s.median), dur(s.p10), dur(s.p90))
 }
 
 /// `1.42× [1.31, 1.55]`.

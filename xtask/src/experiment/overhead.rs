@@ -215,12 +215,7 @@ fn write_report(
                     "{:.0} ({:.0}–{:.0})",
                     c.spawns_per_s.median, c.spawns_per_s.p10, c.spawns_per_s.p90
                 ),
-                format!(
-                    "{} ({}–{})",
-                    md::dur(c.latency.median),
-                    md::dur(c.latency.p10),
-                    md::dur(c.latency.p90)
-                ),
+                md::dur_spread(&c.latency),
                 md::ratio(&c.slowdown),
                 md::diff(&c.added_ns),
                 format!("{:.2}", c.records_per_spawn),

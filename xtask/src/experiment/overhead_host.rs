@@ -191,12 +191,7 @@ pub fn section(host: &[HostResult]) -> String {
             vec![
                 h.child.clone(),
                 h.condition.clone(),
-                format!(
-                    "{} ({}–{})",
-                    md::dur(h.latency.median),
-                    md::dur(h.latency.p10),
-                    md::dur(h.latency.p90)
-                ),
+                md::dur_spread(&h.latency),
                 md::ratio(&h.slowdown),
                 if h.tracer_cpu_pct.n > 0 {
                     format!("{:.1}%", h.tracer_cpu_pct.median)
