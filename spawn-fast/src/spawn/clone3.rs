@@ -190,6 +190,27 @@ mod tests {
         );
     }
 
+    /// The path for kernels without CLONE_CLEAR_SIGHAND (5.3/5.4): the child resets caught
+    /// handlers itself, and spawns, exec errors and exit codes work as before.
+    #[test]
+    fn without_clear_sighand_the_child_resets_handlers_itself() {
+        // A file that exists but may not be executed: the error comes from the child's exec.
+        let noexec = std::env::temp_dir().join(format!("spawn-fast-noexec-{}", std::process::id()));
+        std::fs::write(&noexec, b"#!/bin/sh\n").unwrap();
+        CLEAR_SIGHAND.set(false);
+        let ok = crate::Command::new("/bin/sh")
+            .args(["-c", "exit 7"])
+            .strategy(crate::Strategy::Clone3)
+            .status();
+        let denied = crate::Command::new(&noexec)
+            .strategy(crate::Strategy::Clone3)
+            .spawn();
+        CLEAR_SIGHAND.set(true);
+        std::fs::remove_file(&noexec).unwrap();
+        assert_eq!(ok.unwrap().code(), Some(7));
+        assert_eq!(denied.unwrap_err().raw_os_error(), Some(libc::EACCES));
+    }
+
     extern "C" fn on_usr2(_: libc::c_int) {}
 
     /// The child's SIGUSR2 handler as the child sees it, written to shared memory.
