@@ -323,6 +323,7 @@ fn write_report(
             format!("Shared 2-core VM: load average {:.2} before and {:.2} after; other agents' builds compete for the same cores, which widens every interval here.", env.loadavg_before[0], env.loadavg_after[0]),
             "The kernel's counts cover every process on the machine (tracepoints and perf events are system-wide and filtered in the BPF program), so other processes' hits during the counting run are included; the host was otherwise idle apart from the load shown above. BPF time comes from a separate run and is compared with the added time of the timed runs.".into(),
             "The fault probes' cost depends on how many faults a spawn causes: the static child of a small parent takes only a few; a fork from a big dirty parent takes many more (see `fork-in-the-road`).".into(),
+            "The paced loop sleeps between spawns, so each spawn also pays for waking an idle virtual CPU; that makes its latencies noisier than the back-to-back ones (wide p10–p90), and a burst of outside load during one run can move one condition's median. The dynamic /bin/true, with the larger spawn, gives the steadier ratios.".into(),
             "In the back-to-back part only the traced program's latency is measured; spawnprof's own CPU time (reading the ring buffer, assembling records) runs on the other core when one is free. The production part measures it.".into(),
         ],
         files: vec![
