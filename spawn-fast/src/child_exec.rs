@@ -307,14 +307,14 @@ fn reset_signals(reset_ignored: bool, handlers: Handlers) {
         set_default(libc::SIGPIPE as usize);
         return;
     }
-    let wanted =
-        |sig: usize| handlers == Handlers::Shared || reset_ignored || sig == libc::SIGPIPE as usize;
+    // From here on every signal is a candidate: caught ones may need resetting (shared
+    // memory) or ignored ones (on request).
     let Some((ignored, caught)) = signal_sets() else {
-        reset_signals_by_query(reset_ignored, &wanted);
+        reset_signals_by_query(reset_ignored);
         return;
     };
     for sig in 1..=64usize {
-        if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize || !wanted(sig) {
+        if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize {
             continue;
         }
         let bit = 1u64 << (sig - 1);
@@ -414,9 +414,9 @@ fn parse_hex(v: &[u8]) -> Option<u64> {
 }
 
 /// The fallback: ask the kernel about each signal.
-fn reset_signals_by_query(reset_ignored: bool, wanted: &dyn Fn(usize) -> bool) {
+fn reset_signals_by_query(reset_ignored: bool) {
     for sig in 1..=64usize {
-        if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize || !wanted(sig) {
+        if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize {
             continue;
         }
         let mut old = KSigaction {

@@ -274,7 +274,7 @@ impl Command {
             let z = crate::zygote::spawn(&raw)?;
             (z.pid, Some(z.pidfd), Handle::Zygote { status: z.status })
         } else {
-            let s = crate::spawn::spawn_direct(strategy, &raw)?;
+            let s = crate::spawn::spawn_direct(strategy, &raw, false)?;
             (s.pid, s.pidfd, Handle::Direct)
         };
         drop(stdio.keep);

@@ -86,7 +86,7 @@ impl Template {
             let z = crate::zygote::spawn(&raw)?;
             (z.pid, Some(z.pidfd), Handle::Zygote { status: z.status })
         } else {
-            let s = crate::spawn::spawn_direct(self.strategy, &raw)?;
+            let s = crate::spawn::spawn_direct(self.strategy, &raw, false)?;
             (s.pid, s.pidfd, Handle::Direct)
         };
         Ok(Child {

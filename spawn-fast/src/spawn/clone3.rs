@@ -1,5 +1,5 @@
 //! clone3(CLONE_VM | CLONE_VFORK | CLONE_CLEAR_SIGHAND) on a dedicated per-thread child stack
-//! (plus CLONE_PIDFD when children are reaped automatically, see `Child`).
+//! (plus CLONE_PIDFD when a pidfd is needed at once, see `spawn_direct`).
 //!
 //! CLONE_CLEAR_SIGHAND (Linux 5.5) makes the kernel reset every caught handler to SIG_DFL in
 //! the new child, atomically with its creation. That is the guarantee a CLONE_VM child needs
@@ -84,16 +84,16 @@ pub(crate) fn clone3_supported() -> bool {
     })
 }
 
-pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
+pub(super) fn spawn(plan: &RawPlan, need_pidfd: bool) -> io::Result<Spawned> {
     if CLEAR_SIGHAND.get(|| true) {
-        match spawn_with(plan, Handlers::ClearedByKernel) {
+        match spawn_with(plan, Handlers::ClearedByKernel, need_pidfd) {
             // EINVAL before any child exists: a kernel older than 5.5 refusing the flag
             // (our other arguments are constant and valid).
             Err(SpawnError::Clone(libc::EINVAL)) => CLEAR_SIGHAND.set(false),
             r => return r.map_err(SpawnError::into_io),
         }
     }
-    spawn_with(plan, Handlers::Shared).map_err(SpawnError::into_io)
+    spawn_with(plan, Handlers::Shared, need_pidfd).map_err(SpawnError::into_io)
 }
 
 /// Tells a refused clone (no child) from a child that failed to exec.
@@ -111,20 +111,19 @@ impl SpawnError {
     }
 }
 
-/// The clone3 flags. The pidfd is opened lazily unless children are reaped automatically,
-/// when only the kernel can hand us one before the pid may be reused.
-fn clone_flags(handlers: Handlers, autoreaped: bool) -> u64 {
+/// The clone3 flags: a pidfd from the kernel only when one is needed at once.
+fn clone_flags(handlers: Handlers, need_pidfd: bool) -> u64 {
     let mut flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
     if handlers == Handlers::ClearedByKernel {
         flags |= CLONE_CLEAR_SIGHAND;
     }
-    if autoreaped {
+    if need_pidfd {
         flags |= libc::CLONE_PIDFD as u64;
     }
     flags
 }
 
-fn spawn_with(plan: &RawPlan, handlers: Handlers) -> Result<Spawned, SpawnError> {
+fn spawn_with(plan: &RawPlan, handlers: Handlers, need_pidfd: bool) -> Result<Spawned, SpawnError> {
     STACK.with(|stack| {
         if stack.base.is_null() {
             return Err(SpawnError::Child(io::Error::other(
@@ -135,7 +134,7 @@ fn spawn_with(plan: &RawPlan, handlers: Handlers) -> Result<Spawned, SpawnError>
         let ctx = new_ctx(plan, mask_bits(&block.old), -1, handlers);
         let mut pidfd: libc::c_int = -1;
         let mut args = CloneArgs {
-            flags: clone_flags(handlers, crate::sys::children_autoreaped()),
+            flags: clone_flags(handlers, need_pidfd),
             pidfd: &mut pidfd as *mut libc::c_int as u64,
             exit_signal: libc::SIGCHLD as u64,
             stack: stack.base as u64,
@@ -165,8 +164,13 @@ fn spawn_with(plan: &RawPlan, handlers: Handlers) -> Result<Spawned, SpawnError>
         // SAFETY: with CLONE_PIDFD the kernel stored a fresh pidfd that we now own; without
         // it the slot still holds -1.
         let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
-        finish(ret as libc::pid_t, pidfd, ctx.err.load(Ordering::Acquire))
-            .map_err(SpawnError::Child)
+        finish(
+            ret as libc::pid_t,
+            pidfd,
+            ctx.err.load(Ordering::Acquire),
+            need_pidfd,
+        )
+        .map_err(SpawnError::Child)
     })
 }
 
@@ -177,7 +181,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     #[test]
-    fn flags_follow_handlers_and_reaping() {
+    fn flags_follow_handlers_and_pidfd_need() {
         let base = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
         assert_eq!(clone_flags(Handlers::Shared, false), base);
         assert_eq!(

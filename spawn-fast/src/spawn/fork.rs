@@ -9,7 +9,7 @@ use crate::sys::{SignalBlock, cvt, pipe_cloexec};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
+pub(super) fn spawn(plan: &RawPlan, need_pidfd: bool) -> io::Result<Spawned> {
     let (rd, wr) = pipe_cloexec()?;
     // The child's dup2s must not land on the error pipe: move it above every target.
     let above = plan.fd_ops.iter().map(|o| o.dst).max().unwrap_or(2) + 1;
@@ -54,5 +54,5 @@ pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
         }
     };
     let errno = if n == 4 { i32::from_ne_bytes(buf) } else { 0 };
-    finish(pid, None, errno)
+    finish(pid, None, errno, need_pidfd)
 }

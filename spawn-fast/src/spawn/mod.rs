@@ -22,13 +22,21 @@ pub(crate) struct Spawned {
     pub pidfd: Option<OwnedFd>,
 }
 
-/// Spawns with a concrete direct strategy (not `Zygote`, not `Auto`).
-pub(crate) fn spawn_direct(strategy: Strategy, plan: &RawPlan) -> io::Result<Spawned> {
+/// Spawns with a concrete direct strategy (not `Zygote`, not `Auto`). The child comes with a
+/// pidfd when the caller needs one (`want_pidfd`) or when the kernel reaps children by itself
+/// (then the pid may be reused as soon as the child exits); otherwise `Child` opens it on
+/// first use.
+pub(crate) fn spawn_direct(
+    strategy: Strategy,
+    plan: &RawPlan,
+    want_pidfd: bool,
+) -> io::Result<Spawned> {
+    let need_pidfd = want_pidfd || crate::sys::children_autoreaped();
     match strategy {
-        Strategy::Fork => fork::spawn(plan),
-        Strategy::Vfork => vfork::spawn(plan),
-        Strategy::PosixSpawn => posix::spawn(plan),
-        Strategy::Clone3 => clone3::spawn(plan),
+        Strategy::Fork => fork::spawn(plan, need_pidfd),
+        Strategy::Vfork => vfork::spawn(plan, need_pidfd),
+        Strategy::PosixSpawn => posix::spawn(plan, need_pidfd),
+        Strategy::Clone3 => clone3::spawn(plan, need_pidfd),
         Strategy::Zygote | Strategy::Auto => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "spawn_direct takes a direct strategy",
@@ -78,18 +86,31 @@ pub(crate) fn reap_failed(pid: libc::pid_t) {
     }
 }
 
-/// Result of a spawn whose child reported `errno` (0 = exec succeeded).
-pub(crate) fn finish(pid: libc::pid_t, pidfd: Option<OwnedFd>, errno: i32) -> io::Result<Spawned> {
+/// Result of a spawn whose child reported `errno` (0 = exec succeeded). `pidfd` is what the
+/// clone call gave; without one and with `need_pidfd`, one is opened now.
+pub(crate) fn finish(
+    pid: libc::pid_t,
+    pidfd: Option<OwnedFd>,
+    errno: i32,
+    need_pidfd: bool,
+) -> io::Result<Spawned> {
     if errno != 0 {
         reap_failed(pid);
         return Err(io::Error::from_raw_os_error(errno));
     }
     let pidfd = match pidfd {
         Some(fd) => Some(fd),
-        // Already exited and reaped by the kernel: nothing left for a pidfd to name.
-        None if crate::sys::children_autoreaped() => match crate::sys::pidfd_open(pid) {
+        None if need_pidfd => match crate::sys::pidfd_open(pid) {
+            Ok(fd) => Some(fd),
+            // Already exited and reaped by the kernel: nothing left for a pidfd to name.
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => None,
-            r => Some(r?),
+            Err(e) => {
+                // A child the caller was promised a pidfd for: take it back at once.
+                // SAFETY: signals our own, unreaped child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                reap_failed(pid);
+                return Err(e);
+            }
         },
         None => None,
     };

@@ -31,7 +31,7 @@ fn check(r: libc::c_int) -> io::Result<()> {
     }
 }
 
-pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
+pub(super) fn spawn(plan: &RawPlan, need_pidfd: bool) -> io::Result<Spawned> {
     if plan.flags & (F_UID | F_GID) != 0 {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -141,5 +141,5 @@ pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
         )
     };
     check(r)?;
-    finish(pid, None, 0)
+    finish(pid, None, 0, need_pidfd)
 }

@@ -8,7 +8,7 @@ use crate::sys::{SignalBlock, spawn_fast_vfork_run};
 use std::io;
 use std::sync::atomic::Ordering;
 
-pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
+pub(super) fn spawn(plan: &RawPlan, need_pidfd: bool) -> io::Result<Spawned> {
     let block = SignalBlock::new();
     let ctx = new_ctx(plan, mask_bits(&block.old), -1, Handlers::Shared);
     marks::spawn_fast_mark_clone(0);
@@ -20,5 +20,10 @@ pub(super) fn spawn(plan: &RawPlan) -> io::Result<Spawned> {
     if ret < 0 {
         return Err(io::Error::from_raw_os_error(-ret as i32));
     }
-    finish(ret as libc::pid_t, None, ctx.err.load(Ordering::Acquire))
+    finish(
+        ret as libc::pid_t,
+        None,
+        ctx.err.load(Ordering::Acquire),
+        need_pidfd,
+    )
 }

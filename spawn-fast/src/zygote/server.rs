@@ -313,17 +313,11 @@ fn spawn_one(h: &ReqHeader, fds: &[c_int], b: &mut Buffers) -> (Resp, c_int) {
     if b.nkids >= MAX_CHILDREN {
         return fail(libc::EAGAIN);
     }
-    // The caller needs a pidfd; the child is ours and unreaped, so opening one now is safe.
-    let spawned = spawn_direct(auto_direct(), &plan).and_then(|s| match s.pidfd {
-        Some(fd) => Ok((s.pid, fd)),
-        None => crate::sys::pidfd_open(s.pid)
+    // The caller waits through the pidfd we hand back, so it is made with the child.
+    let spawned = spawn_direct(auto_direct(), &plan, true).and_then(|s| {
+        s.pidfd
             .map(|fd| (s.pid, fd))
-            .inspect_err(|_| {
-                // A child the caller could never wait for: take it back at once.
-                // SAFETY: signals and reaps our own, unreaped child.
-                unsafe { libc::kill(s.pid, libc::SIGKILL) };
-                crate::spawn::reap_failed(s.pid);
-            }),
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ESRCH))
     });
     match spawned {
         Ok((pid, pidfd)) => {
