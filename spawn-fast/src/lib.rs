@@ -32,14 +32,14 @@
 //!
 //! The parent blocks every signal around the clone. The child resets caught signals to SIG_DFL
 //! (needed when it shares memory; `Clone3` has the kernel do it atomically at clone time with
-//! `CLONE_CLEAR_SIGHAND`, Linux 5.5, and falls back to doing it itself), resets SIGPIPE to
-//! SIG_DFL (like std) and, on request, every ignored signal; then session/group, fd plan,
-//! close-other-fds (`close_range` with `CLOSE_RANGE_CLOEXEC`), cwd, gid/uid (raw syscalls, so
-//! only the child's credentials change), the signal mask, and exec. It uses raw `syscall`
-//! instructions only: no allocation, no locks, not even libc's `errno`. Exec errors come back as `io::Error` with the child's errno (shared
-//! memory for `Clone3`/`Vfork`, a CLOEXEC pipe for `Fork`, glibc for `PosixSpawn`, the zygote's
-//! reply for `Zygote`), and the failed child is reaped. NUL bytes are rejected before anything
-//! is spawned. Every fd the library opens is O_CLOEXEC.
+//! `CLONE_CLEAR_SIGHAND`, Linux 5.5, and falls back to doing it itself), resets SIGPIPE to SIG_DFL
+//! (like std) and, on request, every ignored signal; then session/group, fd plan, close-other-fds
+//! (`close_range` with `CLOSE_RANGE_CLOEXEC`), cwd, gid/uid (raw syscalls, so only the child's
+//! credentials change), the signal mask, and exec. It uses raw `syscall` instructions only: no
+//! allocation, no locks, not even libc's `errno`. Exec errors come back as `io::Error` with the
+//! child's errno (shared memory for `Clone3`/`Vfork`, a CLOEXEC pipe for `Fork`, glibc for
+//! `PosixSpawn`, the zygote's reply for `Zygote`), and the failed child is reaped. NUL bytes are
+//! rejected before anything is spawned. Every fd the library opens is O_CLOEXEC.
 //!
 //! # Program lookup
 //!
