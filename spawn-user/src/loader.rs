@@ -155,6 +155,12 @@ impl Probes {
         }
         if opts.startup {
             probes.attach_startup();
+        } else {
+            probes.notes.push(
+                "startup phase not measured: the ld.so/libc uprobes were not asked for (they \
+                 cost three uprobe hits for every dynamically linked exec on the host)"
+                    .into(),
+            );
         }
         Ok(probes)
     }

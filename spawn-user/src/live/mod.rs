@@ -155,12 +155,6 @@ impl Source {
         for note in &probes.notes {
             eprintln!("spawnprof: note: {note}");
         }
-        if !scope.startup {
-            eprintln!(
-                "spawnprof: note: startup phase not measured (--startup attaches the ld.so/libc \
-                 uprobes: three uprobe hits for every dynamically linked exec on the host)"
-            );
-        }
         let ring = probes.take_events()?;
         Ok(Source {
             probes,

@@ -23,28 +23,27 @@ pub fn render(costs: &[ProbeCost], spawns: usize) -> String {
         out.push_str("  no probe ran\n");
         return out;
     }
-    out.push_str(&format!(
-        "  {:<24} {:>10} {:>8} {:>11}\n",
-        "program", "hits", "ns/hit", "total"
-    ));
-    for c in &rows {
+    let row = |out: &mut String, program: &str, hits: &str, per: &str, total: &str| {
         out.push_str(&format!(
-            "  {:<24} {:>10} {:>8} {:>11}\n",
-            c.program,
-            c.hits,
-            c.run_ns / c.hits,
-            crate::report::fmt_ns(c.run_ns)
+            "  {program:<24} {hits:>10} {per:>8} {total:>11}\n"
         ));
+    };
+    let fmt_ns = crate::report::fmt_ns;
+    row(&mut out, "program", "hits", "ns/hit", "total");
+    for c in &rows {
+        let per = (c.run_ns / c.hits).to_string();
+        row(
+            &mut out,
+            &c.program,
+            &c.hits.to_string(),
+            &per,
+            &fmt_ns(c.run_ns),
+        );
     }
     let hits: u64 = rows.iter().map(|c| c.hits).sum();
     let run_ns: u64 = rows.iter().map(|c| c.run_ns).sum();
-    out.push_str(&format!(
-        "  {:<24} {:>10} {:>8} {:>11}\n",
-        "all",
-        hits,
-        run_ns / hits,
-        crate::report::fmt_ns(run_ns)
-    ));
+    let per = (run_ns / hits).to_string();
+    row(&mut out, "all", &hits.to_string(), &per, &fmt_ns(run_ns));
     if spawns > 0 {
         out.push_str(&format!(
             "  per recorded spawn: {:.1} hits, {} of BPF time (other processes' events included)\n",
