@@ -15,7 +15,7 @@ use super::{
     ctx::Probes,
     md, plot,
     stats::{self, Ci, Summary},
-    worker::{Job, LaneSpec, RoundsJob, RoundsOut},
+    worker::{Job, RoundsJob, RoundsOut},
 };
 
 const CONDITIONS: [(Probes, &str); 3] = [
@@ -158,20 +158,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
 }
 
 fn rounds_job(ctx: &Ctx, out: std::path::PathBuf, rounds: usize) -> Job {
-    Job::Rounds(RoundsJob {
-        out,
-        lanes: vec![LaneSpec {
-            strategy: "clone3".into(),
-            every: 1,
-        }],
-        ballast_bytes: 0,
-        ballast: spawn_fast::bench::BallastMode::Dirty,
-        child: ctx.tools.exit0.clone(),
-        args: Vec::new(),
-        rounds,
-        warmup: 20,
-        pace_ns: None,
-    })
+    RoundsJob::one_lane(out, "clone3", &ctx.tools.exit0, rounds, None)
 }
 
 fn write_report(

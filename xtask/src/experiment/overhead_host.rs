@@ -15,7 +15,7 @@ use super::{
     ctx::Probes,
     md,
     stats::{self, Ci, Summary},
-    worker::{Job, LaneSpec, RoundsJob, RoundsOut},
+    worker::{RoundsJob, RoundsOut},
 };
 
 /// One spawn every millisecond.
@@ -98,23 +98,6 @@ impl Recorder {
     }
 }
 
-fn paced_job(out: std::path::PathBuf, child: &std::path::Path, rounds: usize) -> Job {
-    Job::Rounds(RoundsJob {
-        out,
-        lanes: vec![LaneSpec {
-            strategy: "std".into(),
-            every: 1,
-        }],
-        ballast_bytes: 0,
-        ballast: spawn_fast::bench::BallastMode::Dirty,
-        child: child.to_path_buf(),
-        args: Vec::new(),
-        rounds,
-        warmup: 20,
-        pace_ns: Some(PACE_NS),
-    })
-}
-
 /// Work units this part reports to the progress bar.
 pub fn planned(ctx: &Ctx) -> u64 {
     let (reps, rounds) = shape(ctx);
@@ -150,8 +133,11 @@ pub fn run(ctx: &Ctx) -> Result<Vec<HostResult>> {
                     .transpose()?;
                 let cpu0 = recorder.as_ref().map(Recorder::cpu_ns).transpose()?;
                 let t0 = Instant::now();
-                let (out, _): (RoundsOut, _) =
-                    ctx.worker(|out| paced_job(out, child, rounds), Probes::None, None)?;
+                let (out, _): (RoundsOut, _) = ctx.worker(
+                    |out| RoundsJob::one_lane(out, "std", child, rounds, Some(PACE_NS)),
+                    Probes::None,
+                    None,
+                )?;
                 let wall = t0.elapsed().as_secs_f64();
                 if let (Some(r), Some(cpu0)) = (&recorder, cpu0) {
                     let used = (r.cpu_ns()? - cpu0) as f64 / 1e9;

@@ -45,6 +45,32 @@ pub struct RoundsJob {
     pub pace_ns: Option<u64>,
 }
 
+impl RoundsJob {
+    /// One strategy spawning `child` from a small parent, after 20 warm-up spawns.
+    pub fn one_lane(
+        out: PathBuf,
+        strategy: &str,
+        child: &std::path::Path,
+        rounds: usize,
+        pace_ns: Option<u64>,
+    ) -> Job {
+        Job::Rounds(RoundsJob {
+            out,
+            lanes: vec![LaneSpec {
+                strategy: strategy.into(),
+                every: 1,
+            }],
+            ballast_bytes: 0,
+            ballast: BallastMode::Dirty,
+            child: child.to_path_buf(),
+            args: Vec::new(),
+            rounds,
+            warmup: 20,
+            pace_ns,
+        })
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LaneSpec {
     /// A `spawn_fast::bench::BenchStrategy` name: fork, vfork, posix-spawn, clone3, zygote,
