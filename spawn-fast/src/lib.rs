@@ -55,7 +55,14 @@
 //! [`Child::pidfd`] opens the pidfd on first use (it costs ~3.5 µs on Linux 6.18, 5% of a small
 //! spawn, and most callers only wait); `kill`/`signal` go through it. This is race-free while
 //! the child is ours and unreaped. When the process reaps children automatically (SIGCHLD
-//! ignored, SA_NOCLDWAIT) the pidfd is created with the child instead (`CLONE_PIDFD`).
+//! ignored, SA_NOCLDWAIT) a child's pid may name a stranger as soon as it exits, so the pidfd
+//! is born with the child instead, never opened from the pid: `Clone3` passes `CLONE_PIDFD`;
+//! `Fork` and `Vfork` make the plain clone syscall with `CLONE_PIDFD` (for `Fork` that skips
+//! glibc's fork handlers in the child, harmless because the child only runs raw system calls
+//! before exec); `PosixSpawn` uses glibc's `pidfd_spawn` (2.39+) and, on an older glibc, fails
+//! with `ErrorKind::Unsupported` rather than race; `Zygote` children are the zygote's, which
+//! does not reap automatically. `wait` on an automatically reaped child fails with ECHILD, as
+//! with std; the pidfd still reports its exit (readable).
 //!
 //! # Drop
 //!

@@ -52,6 +52,35 @@ core::arch::global_asm!(
     "    syscall",
     "    ud2",
     ".size spawn_fast_vfork_run, .-spawn_fast_vfork_run",
+    "",
+    ".globl spawn_fast_clone_run",
+    ".type spawn_fast_clone_run,@function",
+    "spawn_fast_clone_run:",
+    // rdi = flags, rsi = where the kernel stores the pidfd, rdx = f, rcx = arg. The plain
+    // clone syscall takes (flags, newsp, parent_tid, child_tid, tls); with CLONE_PIDFD the
+    // pidfd goes to parent_tid. newsp 0 keeps the current stack (a copy without CLONE_VM, the
+    // suspended parent's with CLONE_VM|CLONE_VFORK, exactly as vfork). tls and child_tid are
+    // only read with CLONE_SETTLS/CLONE_CHILD_*TID, which callers never pass, so r8 may carry
+    // f; r9 carries arg. Both survive the syscall in both tasks.
+    "    mov r8, rdx",
+    "    mov r9, rcx",
+    "    mov rdx, rsi",
+    "    xor esi, esi",
+    "    xor r10d, r10d",
+    "    mov eax, 56",
+    "    syscall",
+    "    test rax, rax",
+    "    jz 4f",
+    "    ret",
+    "4:",
+    "    and rsp, -16",
+    "    mov rdi, r9",
+    "    call r8",
+    "    mov edi, eax",
+    "    mov eax, 231",
+    "    syscall",
+    "    ud2",
+    ".size spawn_fast_clone_run, .-spawn_fast_clone_run",
 );
 
 /// The kernel's `struct clone_args` (first version, 64 bytes, plus set_tid and cgroup).
@@ -80,6 +109,16 @@ unsafe extern "C" {
     ) -> libc::c_long;
     /// Returns the child's pid or -errno in the parent; never returns in the child.
     pub(crate) fn spawn_fast_vfork_run(f: ChildFn, arg: *mut libc::c_void) -> libc::c_long;
+    /// The plain clone syscall on the current stack. `flags` must include the exit signal and
+    /// may not include CLONE_SETTLS, CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID or
+    /// CLONE_PARENT_SETTID; with CLONE_PIDFD the kernel stores the pidfd at `pidfd`. Returns
+    /// the child's pid or -errno in the parent; never returns in the child.
+    pub(crate) fn spawn_fast_clone_run(
+        flags: u64,
+        pidfd: *mut libc::c_int,
+        f: ChildFn,
+        arg: *mut libc::c_void,
+    ) -> libc::c_long;
 }
 
 /// Turns a raw `-errno`-style syscall return into a result.

@@ -206,6 +206,13 @@ fn check(name: &str, spec: Spec, expect: impl Fn(Option<Strategy>) -> Outcome) {
     }
 }
 
+/// A file committed under tests/fixtures. Programs to exec are never written by the tests:
+/// a child that another test thread forks while the file is open for writing holds the write
+/// fd until its own exec, and exec of the file then fails with ETXTBSY.
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
 fn temp_file(name: &str, content: &[u8], mode: u32) -> String {
     use std::os::unix::fs::PermissionsExt;
     let p = std::env::temp_dir().join(format!("spawn-fast-test-{}-{name}", std::process::id()));
@@ -388,7 +395,7 @@ fn close_other_fds() {
         )
     });
     // A script (exec through the O_PATH fd fails, the path fallback must work) with close-others.
-    let script = temp_file("script", b"#!/bin/sh\necho script-ran\n", 0o755);
+    let script = fixture("script.sh");
     let s = Spec {
         prog: script.clone(),
         close_others: true,
@@ -397,7 +404,6 @@ fn close_other_fds() {
     check("script with close others", s, |_| ran(0, "script-ran\n"));
     // SAFETY: closes the fd placed above.
     unsafe { libc::close(90) };
-    std::fs::remove_file(script).unwrap();
 }
 
 #[test]
@@ -418,7 +424,7 @@ fn exec_errors() {
         },
         |_| Outcome::Errno(libc::ENOENT),
     );
-    let noexec = temp_file("noexec", b"#!/bin/sh\n", 0o644);
+    let noexec = fixture("noexec.sh");
     check(
         "EACCES",
         Spec {
@@ -427,7 +433,7 @@ fn exec_errors() {
         },
         |_| Outcome::Errno(libc::EACCES),
     );
-    let garbage = temp_file("garbage", &[0x7f, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0o755);
+    let garbage = fixture("garbage");
     check(
         "ENOEXEC",
         Spec {
@@ -443,8 +449,6 @@ fn exec_errors() {
         ..Default::default()
     };
     check("E2BIG", s, |_| Outcome::Errno(libc::E2BIG));
-    std::fs::remove_file(noexec).unwrap();
-    std::fs::remove_file(garbage).unwrap();
 }
 
 #[test]

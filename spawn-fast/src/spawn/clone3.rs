@@ -8,13 +8,12 @@
 //! static spawn. On 5.3/5.4 kernels the flag is refused with EINVAL once, remembered, and
 //! the child resets the handlers itself.
 
-use super::{Probe, Spawned, finish, mask_bits, new_ctx};
+use super::{Probe, Spawned, born_pidfd, finish, mask_bits, new_ctx};
 use crate::child_exec::{Handlers, child_entry};
 use crate::marks;
 use crate::raw_plan::RawPlan;
 use crate::sys::{CloneArgs, SignalBlock, spawn_fast_clone3_run};
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 
 const STACK_SIZE: usize = 256 * 1024;
@@ -161,14 +160,10 @@ fn spawn_with(plan: &RawPlan, handlers: Handlers, need_pidfd: bool) -> Result<Sp
             }
             return Err(SpawnError::Clone(errno));
         }
-        // SAFETY: with CLONE_PIDFD the kernel stored a fresh pidfd that we now own; without
-        // it the slot still holds -1.
-        let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
         finish(
             ret as libc::pid_t,
-            pidfd,
+            born_pidfd(pidfd),
             ctx.err.load(Ordering::Acquire),
-            need_pidfd,
         )
         .map_err(SpawnError::Child)
     })
@@ -199,18 +194,17 @@ mod tests {
     #[test]
     fn without_clear_sighand_the_child_resets_handlers_itself() {
         // A file that exists but may not be executed: the error comes from the child's exec.
-        let noexec = std::env::temp_dir().join(format!("spawn-fast-noexec-{}", std::process::id()));
-        std::fs::write(&noexec, b"#!/bin/sh\n").unwrap();
+        // Committed, not written here: other test threads fork while this one runs.
+        let noexec = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/noexec.sh");
         CLEAR_SIGHAND.set(false);
         let ok = crate::Command::new("/bin/sh")
             .args(["-c", "exit 7"])
             .strategy(crate::Strategy::Clone3)
             .status();
-        let denied = crate::Command::new(&noexec)
+        let denied = crate::Command::new(noexec)
             .strategy(crate::Strategy::Clone3)
             .spawn();
         CLEAR_SIGHAND.set(true);
-        std::fs::remove_file(&noexec).unwrap();
         assert_eq!(ok.unwrap().code(), Some(7));
         assert_eq!(denied.unwrap_err().raw_os_error(), Some(libc::EACCES));
     }

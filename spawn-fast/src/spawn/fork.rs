@@ -1,11 +1,19 @@
 //! fork + execve: the baseline, whose cost grows with the parent's page tables.
+//!
+//! Without a pidfd this is glibc's `fork()`, so the baseline includes what glibc's fork does
+//! (atfork handlers, malloc and stdio locks taken around the clone). When the child needs a
+//! pidfd at birth, glibc's fork cannot give one, so the plain clone syscall is made directly
+//! (`SIGCHLD | CLONE_PIDFD`). That skips glibc's fork bookkeeping in the child: no atfork
+//! handlers, the thread descriptor keeps the parent's cached tid, no robust-list
+//! re-registration. The child never needs any of it: it only runs `child_entry`'s raw system
+//! calls and then execs or exits, and it neither takes locks nor asks glibc for its tid.
 
-use super::{Spawned, finish, mask_bits, new_ctx};
+use super::{Spawned, born_pidfd, finish, mask_bits, new_ctx};
 use crate::child_exec::Handlers;
 use crate::child_exec::child_entry;
 use crate::marks;
 use crate::raw_plan::RawPlan;
-use crate::sys::{SignalBlock, cvt, pipe_cloexec};
+use crate::sys::{SignalBlock, cvt, pipe_cloexec, spawn_fast_clone_run};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -30,16 +38,33 @@ pub(super) fn spawn(plan: &RawPlan, need_pidfd: bool) -> io::Result<Spawned> {
         Handlers::Private,
     );
     marks::spawn_fast_mark_clone(0);
-    // SAFETY: fork has no memory-safety preconditions; the child branch below only runs
-    // async-signal-safe raw syscalls (child_entry) and then _exit, never returning.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        // SAFETY: ctx is our private copy of the parent's frame; child_entry never unwinds.
-        unsafe {
-            let code = child_entry(&ctx as *const _ as *mut _);
-            libc::_exit(code)
+    let mut pidfd: libc::c_int = -1;
+    let pid = if need_pidfd {
+        let flags = (libc::SIGCHLD | libc::CLONE_PIDFD) as u64;
+        // SAFETY: without CLONE_VM the child runs child_entry on its own copy of this frame
+        // (ctx included) and exits in the stub, never returning here; the flags carry none of
+        // the tid/tls options the stub does not support.
+        let ret = unsafe {
+            spawn_fast_clone_run(flags, &mut pidfd, child_entry, &ctx as *const _ as *mut _)
+        };
+        if ret < 0 {
+            drop(block);
+            return Err(io::Error::from_raw_os_error(-ret as i32));
         }
-    }
+        ret as libc::pid_t
+    } else {
+        // SAFETY: fork has no memory-safety preconditions; the child branch below only runs
+        // async-signal-safe raw syscalls (child_entry) and then _exit, never returning.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: ctx is our private copy of the parent's frame; child_entry never unwinds.
+            unsafe {
+                let code = child_entry(&ctx as *const _ as *mut _);
+                libc::_exit(code)
+            }
+        }
+        pid
+    };
     drop(block);
     if pid < 0 {
         return Err(io::Error::last_os_error());
@@ -54,5 +79,5 @@ pub(super) fn spawn(plan: &RawPlan, need_pidfd: bool) -> io::Result<Spawned> {
         }
     };
     let errno = if n == 4 { i32::from_ne_bytes(buf) } else { 0 };
-    finish(pid, None, errno, need_pidfd)
+    finish(pid, born_pidfd(pidfd), errno)
 }

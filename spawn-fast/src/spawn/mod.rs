@@ -10,7 +10,7 @@ use crate::child_exec::{ChildCtx, Handlers};
 use crate::raw_plan::RawPlan;
 use crate::strategy::Strategy;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 pub(crate) use clone3::clone3_supported;
@@ -23,19 +23,21 @@ pub(crate) struct Spawned {
 }
 
 /// Spawns with a concrete direct strategy (not `Zygote`, not `Auto`). The child comes with a
-/// pidfd when the caller needs one (`want_pidfd`) or when the kernel reaps children by itself
-/// (then the pid may be reused as soon as the child exits); otherwise `Child` opens it on
-/// first use.
+/// pidfd when the caller needs one (`want_pidfd`) or when the kernel reaps children by itself:
+/// then the pid may name a stranger as soon as the child exits, so the pidfd must be born with
+/// the child (CLONE_PIDFD, or glibc's `pidfd_spawn`), never opened from the pid afterwards.
+/// Otherwise `Child` opens it on first use.
 pub(crate) fn spawn_direct(
     strategy: Strategy,
     plan: &RawPlan,
     want_pidfd: bool,
 ) -> io::Result<Spawned> {
-    let need_pidfd = want_pidfd || crate::sys::children_autoreaped();
+    let autoreaped = crate::sys::children_autoreaped();
+    let need_pidfd = want_pidfd || autoreaped;
     match strategy {
         Strategy::Fork => fork::spawn(plan, need_pidfd),
         Strategy::Vfork => vfork::spawn(plan, need_pidfd),
-        Strategy::PosixSpawn => posix::spawn(plan, need_pidfd),
+        Strategy::PosixSpawn => posix::spawn(plan, need_pidfd, autoreaped),
         Strategy::Clone3 => clone3::spawn(plan, need_pidfd),
         Strategy::Zygote | Strategy::Auto => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -86,35 +88,21 @@ pub(crate) fn reap_failed(pid: libc::pid_t) {
     }
 }
 
-/// Result of a spawn whose child reported `errno` (0 = exec succeeded). `pidfd` is what the
-/// clone call gave; without one and with `need_pidfd`, one is opened now.
-pub(crate) fn finish(
-    pid: libc::pid_t,
-    pidfd: Option<OwnedFd>,
-    errno: i32,
-    need_pidfd: bool,
-) -> io::Result<Spawned> {
+/// Result of a spawn whose child reported `errno` (0 = exec succeeded); `pidfd` is the one
+/// born with the child, if it was asked for.
+pub(crate) fn finish(pid: libc::pid_t, pidfd: Option<OwnedFd>, errno: i32) -> io::Result<Spawned> {
     if errno != 0 {
         reap_failed(pid);
         return Err(io::Error::from_raw_os_error(errno));
     }
-    let pidfd = match pidfd {
-        Some(fd) => Some(fd),
-        None if need_pidfd => match crate::sys::pidfd_open(pid) {
-            Ok(fd) => Some(fd),
-            // Already exited and reaped by the kernel: nothing left for a pidfd to name.
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => None,
-            Err(e) => {
-                // A child the caller was promised a pidfd for: take it back at once.
-                // SAFETY: signals our own, unreaped child.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                reap_failed(pid);
-                return Err(e);
-            }
-        },
-        None => None,
-    };
     Ok(Spawned { pid, pidfd })
+}
+
+/// The pidfd slot a clone call filled: the kernel writes a fresh fd there with CLONE_PIDFD and
+/// leaves the initial -1 otherwise.
+fn born_pidfd(raw: libc::c_int) -> Option<OwnedFd> {
+    // SAFETY: a non-negative value was stored by the kernel for us alone to own.
+    (raw >= 0).then(|| unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
 /// Caches a yes/no probe: 0 unknown, 1 yes, 2 no.

@@ -1,10 +1,18 @@
 //! glibc posix_spawn: what std uses. The plan is translated into file actions and attributes.
+//!
+//! A pidfd born with the child needs glibc's `pidfd_spawn` (glibc 2.39+), looked up at run
+//! time so that one binary works with older and newer glibc. Without it a pidfd can only be
+//! opened from the pid afterwards, which is safe while the child is our unreaped child but a
+//! race when the kernel reaps children automatically (the pid may already name a stranger):
+//! then this strategy refuses with `ErrorKind::Unsupported` instead of racing.
 
 use super::{Spawned, finish};
 use crate::marks;
 use crate::raw_plan::{F_GID, F_PGROUP, F_RESET_SIGNALS, F_SETSID, F_SIGMASK, F_UID, RawPlan};
 use std::io;
 use std::mem::MaybeUninit;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::OnceLock;
 
 /// Owns the glibc objects so that every early return destroys them.
 struct Actions(libc::posix_spawn_file_actions_t);
@@ -31,11 +39,54 @@ fn check(r: libc::c_int) -> io::Result<()> {
     }
 }
 
-pub(super) fn spawn(plan: &RawPlan, need_pidfd: bool) -> io::Result<Spawned> {
+type SpawnFn = unsafe extern "C" fn(
+    *mut libc::c_int,
+    *const libc::c_char,
+    *const libc::posix_spawn_file_actions_t,
+    *const libc::posix_spawnattr_t,
+    *const *mut libc::c_char,
+    *const *mut libc::c_char,
+) -> libc::c_int;
+type GetPidFn = unsafe extern "C" fn(libc::c_int) -> libc::pid_t;
+
+/// glibc's `pidfd_spawn` and `pidfd_getpid` (2.39+), when the running glibc has them.
+fn pidfd_spawn_fns() -> Option<(SpawnFn, GetPidFn)> {
+    static FNS: OnceLock<Option<(SpawnFn, GetPidFn)>> = OnceLock::new();
+    *FNS.get_or_init(|| {
+        // SAFETY: dlsym with RTLD_DEFAULT and NUL-terminated names only looks symbols up.
+        let (spawn, getpid) = unsafe {
+            (
+                libc::dlsym(libc::RTLD_DEFAULT, c"pidfd_spawn".as_ptr()),
+                libc::dlsym(libc::RTLD_DEFAULT, c"pidfd_getpid".as_ptr()),
+            )
+        };
+        if spawn.is_null() || getpid.is_null() {
+            return None;
+        }
+        // SAFETY: glibc documents exactly these prototypes for the two symbols.
+        unsafe {
+            Some((
+                std::mem::transmute::<*mut libc::c_void, SpawnFn>(spawn),
+                std::mem::transmute::<*mut libc::c_void, GetPidFn>(getpid),
+            ))
+        }
+    })
+}
+
+pub(super) fn spawn(plan: &RawPlan, need_pidfd: bool, autoreaped: bool) -> io::Result<Spawned> {
     if plan.flags & (F_UID | F_GID) != 0 {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "posix_spawn cannot change uid/gid; use another strategy",
+        ));
+    }
+    let pidfd_spawn = if need_pidfd { pidfd_spawn_fns() } else { None };
+    if autoreaped && pidfd_spawn.is_none() {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "children are reaped automatically (SIGCHLD ignored or SA_NOCLDWAIT) and this \
+             glibc has no pidfd_spawn (2.39+), so posix_spawn cannot name its child safely; \
+             use another strategy",
         ));
     }
     // SAFETY: init functions fully initialise the objects; the guards destroy them.
@@ -127,19 +178,39 @@ pub(super) fn spawn(plan: &RawPlan, need_pidfd: bool) -> io::Result<Spawned> {
         }
     }
 
-    let mut pid: libc::pid_t = 0;
     marks::spawn_fast_mark_clone(0);
+    let argv = plan.argv as *const *mut libc::c_char;
+    let envp = plan.envp as *const *mut libc::c_char;
+    if let Some((spawn_fn, getpid_fn)) = pidfd_spawn {
+        let mut pidfd: libc::c_int = -1;
+        // SAFETY: as for posix_spawn below; pidfd_spawn stores a new fd in `pidfd`.
+        check(unsafe { spawn_fn(&mut pidfd, plan.path, fa_p, at_p, argv, envp) })?;
+        // SAFETY: the fd was just created for us by pidfd_spawn.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+        // SAFETY: plain call on an fd we own.
+        let pid = unsafe { getpid_fn(std::os::fd::AsRawFd::as_raw_fd(&pidfd)) };
+        if pid <= 0 {
+            return Err(io::Error::last_os_error());
+        }
+        return finish(pid, Some(pidfd), 0);
+    }
+    let mut pid: libc::pid_t = 0;
     // SAFETY: path/argv/envp are NUL-terminated data owned by the plan; fa/attr are initialised.
-    let r = unsafe {
-        libc::posix_spawn(
-            &mut pid,
-            plan.path,
-            fa_p,
-            at_p,
-            plan.argv as *const *mut libc::c_char,
-            plan.envp as *const *mut libc::c_char,
-        )
+    check(unsafe { libc::posix_spawn(&mut pid, plan.path, fa_p, at_p, argv, envp) })?;
+    // Not reaped automatically (checked above), so the pid names our own child until we wait:
+    // opening the pidfd from it now is safe.
+    let pidfd = if need_pidfd {
+        match crate::sys::pidfd_open(pid) {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                // SAFETY: signals our own, unreaped child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                super::reap_failed(pid);
+                return Err(e);
+            }
+        }
+    } else {
+        None
     };
-    check(r)?;
-    finish(pid, None, 0, need_pidfd)
+    finish(pid, pidfd, 0)
 }
