@@ -1,9 +1,10 @@
 //! Root integration tests of phase attribution: known workloads, checked against what the
-//! probes recorded (copy and teardown growth with parent size, copy-on-write counts on both
-//! sides of a fork, phase sums against spawn-fast's own clock, special spawn kinds, volume).
+//! probes recorded (copy-on-write counts on both sides of a fork and none for vfork, phases
+//! that partition each spawn inside spawn-fast's own clock readings, special spawn kinds,
+//! volume). Only counts, identities and orderings are asserted: timings move with load.
 mod common;
 
-use common::{capable, exit0, lost_events, median, spawnprof_path, trace_json};
+use common::{capable, exit0, lost_events, spawnprof_path, trace_json};
 use serde_json::Value;
 
 fn exec_records(records: &[Value], filename: &str) -> Vec<Value> {
@@ -47,24 +48,28 @@ fn fork_touch(rss: &str, k: usize, m: usize) -> Vec<Value> {
     recs
 }
 
+/// Nullable phase: Some(ns) when measured.
+fn maybe_phase(r: &Value, name: &str) -> Option<u64> {
+    r["phases_ns"][name].as_u64()
+}
+
+fn cow(r: &Value, side: &str) -> i64 {
+    r["faults"][side]["cow"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no {side} cow count in {r:#}"))
+}
+
+/// What a fork leaves behind, in numbers load cannot change: the copy-on-write faults on each
+/// side match the pages each side wrote, the child tears down an address space of its own at
+/// exec, and the copy happens inside the clone syscall. (How the copy's *time* grows with the
+/// parent's size is measured by `cargo xtask experiment fork-road`, not asserted here.)
 #[test]
-fn fork_copy_and_teardown_grow_with_parent_size_and_cow_counts_match() {
-    if !capable("fork_copy_and_teardown_grow_with_parent_size_and_cow_counts_match") {
+fn fork_cow_counts_match_pages_written_and_teardown_is_the_childs() {
+    if !capable("fork_cow_counts_match_pages_written_and_teardown_is_the_childs") {
         return;
     }
-    let small = fork_touch("0", 0, 0);
-    let big = fork_touch("256M", 100, 50);
-    for name in ["copy", "exec_teardown"] {
-        let s = median(small.iter().map(|r| phase(r, name)).collect());
-        let b = median(big.iter().map(|r| phase(r, name)).collect());
-        assert!(
-            b >= 10.0 * s,
-            "{name}: median {b} ns at 256 MiB is not >= 10x {s} ns at 0 MiB"
-        );
-    }
-    for r in &big {
-        let child = r["faults"]["child_pre_exec"]["cow"].as_i64().unwrap();
-        let parent = r["faults"]["parent_after_fork"]["cow"].as_i64().unwrap();
+    for r in &fork_touch("256M", 100, 50) {
+        let (child, parent) = (cow(r, "child_pre_exec"), cow(r, "parent_after_fork"));
         assert!(
             (child - 100).abs() <= 2,
             "child cow {child}, wanted 100±2: {r:#}"
@@ -73,50 +78,63 @@ fn fork_copy_and_teardown_grow_with_parent_size_and_cow_counts_match() {
             (parent - 50).abs() <= 2,
             "parent cow {parent}, wanted 50±2: {r:#}"
         );
+        assert!(
+            maybe_phase(r, "exec_teardown").is_some_and(|t| t > 0),
+            "a forked child tears down its own copy at exec: {r:#}"
+        );
+        let copy = phase(r, "copy");
+        let in_clone = r["clone_syscall_ns"].as_f64().expect("clone_syscall_ns");
+        assert!(
+            copy > 0.0 && copy <= in_clone,
+            "copy {copy} ns must lie inside the clone syscall ({in_clone} ns): {r:#}"
+        );
     }
 }
 
+/// vfork shares the parent's memory until exec: from a 256 MiB dirty parent, neither side
+/// takes a single copy-on-write fault and the child has no address space of its own to tear
+/// down. Counts, not times, so load cannot change them.
 #[test]
-fn vfork_copy_does_not_grow_with_parent_size() {
-    if !capable("vfork_copy_does_not_grow_with_parent_size") {
+fn vfork_copies_no_memory_from_a_big_parent() {
+    if !capable("vfork_copies_no_memory_from_a_big_parent") {
         return;
     }
-    let copy_at = |rss: &str| {
-        let t = trace_json(
-            &[],
-            &[
-                spawnprof_path(),
-                "workload",
-                "--strategy",
-                "vfork",
-                "--count",
-                "7",
-                "--parent-rss",
-                rss,
-                "--",
-                exit0(),
-            ],
-        );
-        assert_eq!(t.code, Some(0), "stderr: {}", t.stderr);
-        let recs: Vec<Value> = t
-            .records
-            .into_iter()
-            .filter(|r| r["kind"] == "exec" && r["clone_syscall"] == "vfork")
-            .collect();
-        assert_eq!(recs.len(), 7);
-        median(recs.iter().map(|r| phase(r, "copy")).collect())
-    };
-    let (small, big) = (copy_at("0"), copy_at("256M"));
-    // Not growing: a 256 MiB parent costs vfork no page-table copy; allow noise, not 10x.
-    assert!(
-        big < 3.0 * small,
-        "vfork copy grew from {small} ns to {big} ns with a 256 MiB parent"
+    let t = trace_json(
+        &[],
+        &[
+            spawnprof_path(),
+            "workload",
+            "--strategy",
+            "vfork",
+            "--count",
+            "7",
+            "--parent-rss",
+            "256M",
+            "--",
+            exit0(),
+        ],
     );
+    assert_eq!(t.code, Some(0), "stderr: {}", t.stderr);
+    let recs: Vec<&Value> = t
+        .records
+        .iter()
+        .filter(|r| r["kind"] == "exec" && r["clone_syscall"] == "vfork")
+        .collect();
+    assert_eq!(recs.len(), 7, "records: {:#?}", t.records);
+    for r in recs {
+        assert_eq!(cow(r, "child_pre_exec"), 0, "{r:#}");
+        assert_eq!(cow(r, "parent_after_fork"), 0, "{r:#}");
+        assert_eq!(maybe_phase(r, "exec_teardown"), None, "{r:#}");
+        assert!(phase(r, "copy") > 0.0, "{r:#}");
+    }
 }
 
+/// The main phases partition each spawn exactly, and the spawn lies within spawn-fast's own
+/// clock readings: its entry mark is read before the probe's `prep` mark fires, its reap time
+/// after the kernel's wait returned. Identities and orderings, so load cannot break them.
 #[test]
-fn phase_sums_match_spawn_fast_wall_time() {
-    if !capable("phase_sums_match_spawn_fast_wall_time") {
+fn phases_partition_the_spawn_inside_spawn_fast_wall_time() {
+    if !capable("phases_partition_the_spawn_inside_spawn_fast_wall_time") {
         return;
     }
     let out = common::spawnprof()
@@ -156,31 +174,30 @@ fn phase_sums_match_spawn_fast_wall_time() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(spawned.len(), 20, "{stderr}");
-    let mut errors = Vec::new();
+    let num = |v: &Value, k: &str| {
+        v[k].as_u64()
+            .unwrap_or_else(|| panic!("{k} missing in {v:#}"))
+    };
     for s in &spawned {
         let pid = s["pid"].as_u64().unwrap();
         let r = records
             .iter()
             .find(|r| r["pid"].as_u64() == Some(pid))
             .unwrap_or_else(|| panic!("no record for {s}"));
-        let wall = (s["t_reaped_ns"].as_u64().unwrap() - s["t_enter_ns"].as_u64().unwrap()) as f64;
-        let sum: f64 = [
+        let sum: u64 = [
             "prep", "copy", "queue", "setup", "exec", "startup", "run", "reap",
         ]
         .iter()
-        .map(|p| phase(r, p))
+        .map(|p| phase(r, p) as u64)
         .sum();
-        errors.push(((sum - wall) / wall).abs());
+        let (start, end) = (num(r, "t_start_ns"), num(r, "t_end_ns"));
+        assert_eq!(sum, end - start, "phases do not partition the spawn: {r:#}");
+        assert_eq!(num(r, "total_ns"), end - start, "{r:#}");
+        assert!(
+            num(s, "t_enter_ns") <= start && end <= num(s, "t_reaped_ns"),
+            "the traced spawn [{start}, {end}] is not inside spawn-fast's clock readings {s}"
+        );
     }
-    let within = errors.iter().filter(|e| **e <= 0.02).count();
-    // Each spawn's phases start at spawn-fast's entry mark and end at the kernel's wait return;
-    // a preempted parent between that return and spawn-fast's own clock read can put a few
-    // single spawns outside 2% on a shared 2-core VM, so 90% of them must be within.
-    assert!(
-        within * 10 >= errors.len() * 9,
-        "only {within}/{} spawns within 2%: {errors:?}",
-        errors.len()
-    );
 }
 
 #[test]

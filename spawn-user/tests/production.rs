@@ -65,7 +65,7 @@ fn cgroup_filter_sees_only_spawns_inside() {
         ),
     );
     let mut outside = Gated::new("sh", &loop_script(20, "/bin/echo >/dev/null"));
-    let bg = Background::start(
+    let mut bg = Background::start(
         &[
             "record",
             "--cgroup",
@@ -82,7 +82,9 @@ fn cgroup_filter_sees_only_spawns_inside() {
     let inside_pid = inside.pid();
     inside.finish();
     outside.finish();
-    thread::sleep(Duration::from_millis(1500));
+    // Every event of those spawns is in the ring buffer by now (the shells waited for their
+    // children); stopping drains it. Only the interval line needs waiting for.
+    bg.wait_for("spawns (");
     let (code, stderr) = bg.stop();
     assert_eq!(code, Some(0), "{stderr}");
     let recs = records(&out);
@@ -137,7 +139,8 @@ fn pid_tree_run(children: bool) -> (u32, Vec<Value>, String) {
     let tree_pid = tree.pid();
     tree.finish();
     distractor.finish();
-    thread::sleep(Duration::from_millis(500));
+    // The shells waited for their children, so every event is in the ring buffer already;
+    // stopping drains it.
     let (code, stderr) = bg.stop();
     assert_eq!(code, Some(0), "{stderr}");
     (tree_pid, records(&out), stderr)
@@ -243,7 +246,7 @@ fn prometheus_scrapes_spawn_counters_and_phase_histograms() {
     work.finish();
     // Wait (bounded) until a scrape after the workload reached the TSDB.
     let all = "sum(spawnprof_spawns_total)";
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while prom.value(all) != Some(35.0) && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(500));
     }
@@ -324,9 +327,11 @@ fn top_batch_mode_shows_the_spawner() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawnprof top");
-    // top prints its first frame a second after the probes are attached; the workload
-    // runs for longer than the three frames.
-    thread::sleep(Duration::from_secs(3));
+    // In batch mode top says on stderr when its probes are attached; the workload starts
+    // then. It must outlast the first frame (a second after attaching), so it is big, and
+    // top's frames carry whatever part of it ran by then.
+    let ready = live::wait_for_line(top.stderr.take().expect("piped"), "spawnprof: top attached");
+    assert!(ready.is_ok(), "top never attached: {ready:?}");
     work.go();
     let out = std::mem::take(&mut top.stdout).map(|mut s| {
         let mut t = String::new();
@@ -415,7 +420,6 @@ fn soak_60s_accounts_for_every_spawn_with_flat_memory() {
     let secs = t0.elapsed().as_secs_f64();
     let rss_end = live::rss_kib(sp);
     let cpu = live::cpu_ticks(sp) - cpu0;
-    thread::sleep(Duration::from_millis(500));
     let (code, stderr) = bg.stop();
     assert_eq!(code, Some(0), "{stderr}");
     let mut recorded = 0u64;

@@ -141,7 +141,15 @@ fn fd_execs_are_named_by_the_path_walked_in_the_kernel() {
         std::env::temp_dir()
     };
     let prog = dir.join(format!("spawnprof-fdexec-{}", std::process::id()));
-    std::fs::copy(exit0(), &prog).unwrap();
+    // Copied by another process: a write fd opened here would be inherited by the children
+    // other test threads fork meanwhile and held until their exec, and exec of the copy would
+    // then fail with ETXTBSY.
+    let cp = std::process::Command::new("cp")
+        .arg(exit0())
+        .arg(&prog)
+        .status()
+        .unwrap();
+    assert!(cp.success());
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
     let want = std::fs::canonicalize(&prog).unwrap();
     let prog_s = prog.to_str().unwrap();

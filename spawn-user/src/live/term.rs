@@ -56,6 +56,9 @@ pub fn run(opts: &TopOptions) -> Result<(), LiveError> {
     let _screen = if interactive {
         Some(Screen::enter().map_err(LiveError::Terminal)?)
     } else {
+        // Batch mode: say when the probes are attached, so that a script (or a test) can
+        // start its workload then instead of guessing how long attaching takes.
+        eprintln!("spawnprof: top attached; printing frames to stdout");
         None
     };
     let mut view = View {

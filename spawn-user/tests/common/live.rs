@@ -99,6 +99,25 @@ impl Gated {
     }
 }
 
+/// Reads `stream` until a line contains `needle`, then keeps draining it on a thread (so the
+/// writer never blocks on a full pipe). Err with the lines seen when the stream ends first.
+pub fn wait_for_line(
+    stream: impl std::io::Read + Send + 'static,
+    needle: &str,
+) -> Result<(), Vec<String>> {
+    let mut lines = BufReader::new(stream).lines();
+    let mut seen = Vec::new();
+    for l in lines.by_ref().map_while(Result::ok) {
+        let found = l.contains(needle);
+        seen.push(l);
+        if found {
+            thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+            return Ok(());
+        }
+    }
+    Err(seen)
+}
+
 /// spawnprof running in the background; its stderr is collected line by line.
 pub struct Background {
     pub child: Child,
@@ -130,15 +149,24 @@ impl Background {
             lines,
             stderr: Vec::new(),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !bg.stderr.iter().any(|l| l.contains(ready)) {
+        bg.wait_for(ready);
+        bg
+    }
+
+    /// Waits for a stderr line containing `needle` (seen already or still to come). The
+    /// deadline only turns a hang into a failure; it is far beyond any delay from load.
+    pub fn wait_for(&mut self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !self.stderr.iter().any(|l| l.contains(needle)) {
             let left = deadline.saturating_duration_since(Instant::now());
-            match bg.lines.recv_timeout(left) {
-                Ok(l) => bg.stderr.push(l),
-                Err(_) => panic!("spawnprof never said {ready:?}; stderr: {:#?}", bg.stderr),
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.stderr.push(l),
+                Err(_) => panic!(
+                    "spawnprof never said {needle:?}; stderr: {:#?}",
+                    self.stderr
+                ),
             }
         }
-        bg
     }
 
     pub fn pid(&self) -> u32 {

@@ -87,13 +87,6 @@ pub fn spawnprof_path() -> &'static str {
     env!("CARGO_BIN_EXE_spawnprof")
 }
 
-/// Median of a list of numbers (the middle element; lists here have odd or small lengths).
-pub fn median(mut v: Vec<f64>) -> f64 {
-    assert!(!v.is_empty(), "median of nothing");
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 /// The `lost events: N` line the summary always prints.
 pub fn lost_events(stderr: &str) -> u64 {
     stderr
