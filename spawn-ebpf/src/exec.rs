@@ -1,4 +1,5 @@
-//! The exec: entry (with the file name), the kernel's milestones inside it, and its result.
+//! The exec: entry (with the file name) and its result; the milestones inside it are in
+//! `exec_marks`.
 use aya_ebpf::{
     helpers::bpf_probe_read_user_str_bytes, macros::tracepoint, programs::TracePointContext,
 };
@@ -25,7 +26,9 @@ fn first_byte(user: u64) -> Option<u8> {
     unsafe { aya_ebpf::helpers::bpf_probe_read_user(user as *const u8) }.ok()
 }
 
-fn enter(syscall: u32, fd: i32, flags: u32, filename: u64) {
+/// `walk` names the fd of an fexecve (one of the `fdpath` variants, or nothing).
+#[inline(always)]
+fn enter(syscall: u32, fd: i32, flags: u32, filename: u64, walk: impl Fn(i32, u32, u32)) {
     let (tid, tgid) = current();
     if !followed(tid, tgid) {
         return;
@@ -37,7 +40,7 @@ fn enter(syscall: u32, fd: i32, flags: u32, filename: u64) {
     // An unreadable name counts as empty: a fork child has not faulted in the page that
     // holds it yet, and probes cannot fault.
     if flags & AT_EMPTY_PATH != 0 && !matches!(first_byte(filename), Some(b) if b != 0) {
-        crate::fdpath::emit(fd, tid, tgid);
+        walk(fd, tid, tgid);
     }
     // Reserve in place: the event is 300+ bytes, too big to build on the 512-byte BPF stack.
     let Some(mut entry) = EVENTS.reserve::<ExecEvent>(0) else {
@@ -65,44 +68,48 @@ fn enter(syscall: u32, fd: i32, flags: u32, filename: u64) {
 #[tracepoint]
 pub fn sys_enter_execve(ctx: TracePointContext) -> u32 {
     let name: u64 = read(&ctx, layout().execve_filename).unwrap_or(0);
-    enter(syscall::EXECVE as u32, AT_FDCWD, 0, name);
-    0
-}
-
-#[tracepoint]
-pub fn sys_enter_execveat(ctx: TracePointContext) -> u32 {
-    let l = layout();
-    let fd: i64 = read(&ctx, l.execveat_fd).unwrap_or(0);
-    let name: u64 = read(&ctx, l.execveat_filename).unwrap_or(0);
-    let flags: i64 = read(&ctx, l.execveat_flags).unwrap_or(0);
-    enter(syscall::EXECVEAT as u32, fd as i32, flags as u32, name);
+    // execve has no fd to name: no walk, so this program loads on every kernel.
+    enter(syscall::EXECVE as u32, AT_FDCWD, 0, name, |_, _, _| {});
     0
 }
 
 #[inline(always)]
-fn mark(kind: u32, arg0: u64) {
-    let (tid, tgid) = current();
-    if followed(tid, tgid) {
-        event(kind, tid, tgid, arg0, 0, 0);
-    }
+fn execveat(ctx: &TracePointContext, walk: impl Fn(i32, u32, u32)) {
+    let l = layout();
+    let fd: i64 = read(ctx, l.execveat_fd).unwrap_or(0);
+    let name: u64 = read(ctx, l.execveat_filename).unwrap_or(0);
+    let flags: i64 = read(ctx, l.execveat_flags).unwrap_or(0);
+    enter(
+        syscall::EXECVEAT as u32,
+        fd as i32,
+        flags as u32,
+        name,
+        walk,
+    );
 }
 
+// Three variants of the execveat entry; the loader attaches the first that loads. A
+// program that calls `bpf_loop` is refused as a whole by kernels before 5.17 (its callback
+// is a subprogram they cannot even count), hence whole programs rather than a runtime switch.
+
+/// The fd walk under `bpf_loop` (Linux 5.17+).
 #[tracepoint]
-pub fn sched_prepare_exec(_ctx: TracePointContext) -> u32 {
-    mark(kind::PREPARE_EXEC, 0);
+pub fn sys_enter_execveat(ctx: TracePointContext) -> u32 {
+    execveat(&ctx, crate::fdpath::emit);
     0
 }
 
+/// The fd walk as a bounded loop (Linux 5.3+).
 #[tracepoint]
-pub fn exit_mmap(_ctx: TracePointContext) -> u32 {
-    mark(kind::EXIT_MMAP, 0);
+pub fn sys_enter_execveat_bounded(ctx: TracePointContext) -> u32 {
+    execveat(&ctx, crate::fdpath::emit_bounded);
     0
 }
 
+/// No fd walk: the analyzer names the fd from `/proc` while it is open.
 #[tracepoint]
-pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
-    let old: i32 = read(&ctx, layout().exec_old_pid).unwrap_or(0);
-    mark(kind::PROCESS_EXEC, old as u64);
+pub fn sys_enter_execveat_nowalk(ctx: TracePointContext) -> u32 {
+    execveat(&ctx, |_, _, _| {});
     0
 }
 

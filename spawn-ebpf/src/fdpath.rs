@@ -126,16 +126,31 @@ unsafe extern "C" fn step(_index: u64, ctx: *mut c_void) -> i64 {
     GO_ON
 }
 
+/// Where the walk starts: the dentry and vfsmount of the current task's `fd`.
+#[inline(always)]
+fn start(k: &KernelOffsets, fd: i32) -> Option<(u64, u64)> {
+    let file = file_of(k, fd)?;
+    Some((ptr_at(file, k.file_dentry)?, ptr_at(file, k.file_vfsmount)?))
+}
+
+#[inline(always)]
+fn finish_header(p: *mut FdPathEvent, fd: i32, tid: u32, tgid: u32, depth: u32, flags: u32) {
+    // SAFETY: `p` is our reserved record; every header field is written, slots past `depth`
+    // are never read.
+    unsafe {
+        (*p).hdr = header(kind::FD_PATH, tid, tgid);
+        (*p).fd = fd;
+        (*p).depth = depth;
+        (*p).flags = flags;
+        (*p)._pad = 0;
+    }
+}
+
 /// Emits the path of the current task's `fd` as a `FD_PATH` event (nothing when the walk is
-/// off or the fd is not open).
+/// off or the fd is not open). Needs `bpf_loop` (Linux 5.17); see [`emit_bounded`] before.
 pub fn emit(fd: i32, tid: u32, tgid: u32) {
     let k = offsets();
-    let Some(file) = file_of(&k, fd) else {
-        return;
-    };
-    let (Some(dentry), Some(vfsmount)) =
-        (ptr_at(file, k.file_dentry), ptr_at(file, k.file_vfsmount))
-    else {
+    let Some((dentry, vfsmount)) = start(&k, fd) else {
         return;
     };
     let mut w = Walk {
@@ -175,13 +190,88 @@ pub fn emit(fd: i32, tid: u32, tgid: u32) {
             );
         }
     }
-    // SAFETY: every header field is written; slots past `depth` are never read.
-    unsafe {
-        (*p).hdr = header(kind::FD_PATH, tid, tgid);
-        (*p).fd = fd;
-        (*p).depth = w.depth;
-        (*p).flags = w.flags;
-        (*p)._pad = 0;
+    finish_header(p, fd, tid, tgid, w.depth, w.flags);
+    entry.submit(NO_WAKEUP);
+}
+
+/// Iterations of [`emit_bounded`]'s loop, read through a volatile load so that LLVM cannot
+/// unroll the loop (unrolled, the two ways to go on multiply the verifier's paths).
+#[unsafe(no_mangle)]
+static FD_WALK_STEPS: u32 = (FD_PATH_DEPTH + MOUNT_HOPS) as u32;
+
+/// The same walk without `bpf_loop`, for kernels before 5.17: a bounded loop (Linux 5.3+),
+/// which the verifier runs iteration by iteration. The component count lives in the record,
+/// read and written through volatile accesses, so the verifier sees an unknown value (bounded
+/// by the mask) rather than an exact one: with the count exact, every mix of mount crossings
+/// and components is a different state, and 5.10 gave up after a million instructions. The
+/// names go straight into the record at the masked index (those verifiers refuse stack writes
+/// at unknown offsets, but accept a bounded offset into a ring-buffer record).
+pub fn emit_bounded(fd: i32, tid: u32, tgid: u32) {
+    let k = offsets();
+    let Some((mut dentry, mut vfsmount)) = start(&k, fd) else {
+        return;
+    };
+    let mut mount = vfsmount.wrapping_sub(k.mount_vfsmount as u64);
+    let Some(mut entry) = EVENTS.reserve::<FdPathEvent>(0) else {
+        bump(counter::LOST_EVENTS);
+        return;
+    };
+    let p = entry.as_mut_ptr();
+    // SAFETY: a static the loader leaves alone; volatile hides its value from LLVM.
+    let steps = unsafe { core::ptr::read_volatile(&FD_WALK_STEPS) } as u64;
+    let depth = |p: *mut FdPathEvent| {
+        // SAFETY: a field of our reserved record.
+        unsafe { core::ptr::read_volatile(&(*p).depth) }
+    };
+    // SAFETY: as above.
+    unsafe { core::ptr::write_volatile(&mut (*p).depth, 0) };
+    let (mut flags, mut i) = (0u32, 0u64);
+    while i < steps && i < (FD_PATH_DEPTH + MOUNT_HOPS) as u64 {
+        i += 1;
+        let Some(root) = ptr_at(vfsmount, k.vfsmount_root) else {
+            break;
+        };
+        if dentry == root {
+            let Some(parent_mount) = ptr_at(mount, k.mount_parent) else {
+                break;
+            };
+            let Some(point) = ptr_at(mount, k.mount_mountpoint) else {
+                break;
+            };
+            if parent_mount == mount {
+                break; // the root of the mount tree
+            }
+            dentry = point;
+            mount = parent_mount;
+            vfsmount = parent_mount + k.mount_vfsmount as u64;
+            continue;
+        }
+        let (Some(parent), Some(name)) = (
+            ptr_at(dentry, k.dentry_parent),
+            ptr_at(dentry, k.dentry_name),
+        ) else {
+            break;
+        };
+        if parent == dentry {
+            break; // a filesystem root that is not a mount's root (detached)
+        }
+        let d = depth(p);
+        if d as usize >= FD_PATH_DEPTH {
+            flags |= FD_PATH_TOO_DEEP;
+            break;
+        }
+        // SAFETY: `p` is our reserved record and the index is masked below FD_PATH_DEPTH (a
+        // power of two); the helper writes at most FD_NAME_LEN bytes into that slot.
+        unsafe {
+            bpf_probe_read_kernel_str(
+                (*p).names[(d as usize) & (FD_PATH_DEPTH - 1)].as_mut_ptr() as *mut _,
+                FD_NAME_LEN as u32,
+                name as *const _,
+            );
+            core::ptr::write_volatile(&mut (*p).depth, d + 1);
+        }
+        dentry = parent;
     }
+    finish_header(p, fd, tid, tgid, depth(p), flags);
     entry.submit(NO_WAKEUP);
 }

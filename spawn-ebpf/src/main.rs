@@ -10,6 +10,7 @@
 mod clone;
 mod emit;
 mod exec;
+mod exec_marks;
 mod exit;
 mod faults;
 mod fdpath;

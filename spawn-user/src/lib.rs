@@ -4,9 +4,12 @@
 //! [`assemble`], [`record`], [`report`], [`stats`], [`tracefs`] parsing. Kernel-facing parts:
 //! [`preflight`], [`loader`], [`session`]. [`workload`] drives known spawns through spawn-fast.
 pub mod assemble;
+pub mod attach;
 pub mod bench;
 pub mod collector;
+pub mod compare;
 pub mod decode;
+pub mod glibc;
 pub mod kernel_btf;
 pub mod live;
 pub mod loader;
@@ -17,4 +20,5 @@ pub mod report;
 pub mod session;
 pub mod stats;
 pub mod tracefs;
+pub mod tree;
 pub mod workload;

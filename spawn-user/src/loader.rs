@@ -1,6 +1,5 @@
 //! Loads and attaches the probes. The only part of the analyzer that talks to the kernel's BPF
 //! interface; everything downstream works on decoded events.
-use std::{fs, path::PathBuf};
 
 use aya::{
     Ebpf, EbpfLoader,
@@ -14,6 +13,7 @@ use aya::{
 };
 use spawn_common::{Config, counter, maps};
 
+pub use crate::glibc::{GlibcPaths, glibc_paths};
 use crate::tracefs::{Tracefs, TracefsError};
 
 /// The kernel's BTF, for the struct offsets of the fd-path walk.
@@ -29,6 +29,13 @@ pub enum LoadError {
     Tracefs(#[from] TracefsError),
     #[error("loading the eBPF probes: {0}")]
     Load(#[from] aya::EbpfError),
+    #[error("{0}: no way to attach it on this kernel")]
+    NoWay(String),
+    #[error(
+        "--cgroup needs bpf_get_current_ancestor_cgroup_id in tracing programs (Linux 5.16+), \
+         which this kernel lacks; use --pid or -a"
+    )]
+    NoCgroupHelper,
     #[error("attaching {what}: {source}")]
     Attach {
         what: String,
@@ -68,7 +75,7 @@ pub struct CgroupFilter {
 }
 
 /// Tracepoints: (program, category, name, required). Optional ones are off, with a note, on
-/// kernels that lack them.
+/// kernels that lack them. Marks with several ways to reach them are in `attach::MARKS`.
 const TRACEPOINTS: &[(&str, &str, &str, bool)] = &[
     ("sys_enter_clone", "syscalls", "sys_enter_clone", true),
     ("sys_enter_clone3", "syscalls", "sys_enter_clone3", true),
@@ -82,10 +89,6 @@ const TRACEPOINTS: &[(&str, &str, &str, bool)] = &[
     ("sched_process_fork", "sched", "sched_process_fork", true),
     ("sched_wakeup_new", "sched", "sched_wakeup_new", true),
     ("sys_enter_execve", "syscalls", "sys_enter_execve", true),
-    ("sys_enter_execveat", "syscalls", "sys_enter_execveat", true),
-    ("sched_prepare_exec", "sched", "sched_prepare_exec", false),
-    ("exit_mmap", "mmap", "exit_mmap", false),
-    ("sched_process_exec", "sched", "sched_process_exec", true),
     ("sys_exit_execve", "syscalls", "sys_exit_execve", true),
     ("sys_exit_execveat", "syscalls", "sys_exit_execveat", true),
     (
@@ -115,6 +118,9 @@ impl Probes {
     pub fn load(tracefs: &Tracefs, opts: ProbeOptions) -> Result<Self, LoadError> {
         if PROBES.is_empty() {
             return Err(LoadError::NoProbes);
+        }
+        if opts.cgroup.is_some() && !crate::attach::cgroup_helper_supported() {
+            return Err(LoadError::NoCgroupHelper);
         }
         let layout = tracefs.layout()?;
         let config = Config {
@@ -150,6 +156,7 @@ impl Probes {
             notes,
         };
         probes.attach_tracepoints(tracefs, opts)?;
+        probes.attach_marks(tracefs)?;
         if opts.faults {
             probes.attach_faults(tracefs)?;
         }
@@ -185,6 +192,14 @@ impl Probes {
             ));
         }
         let _ = opts;
+        Ok(())
+    }
+
+    /// The marks that have fallbacks: the first way that loads and attaches is kept, and the
+    /// report says which one and why the better ones did not work.
+    fn attach_marks(&mut self, tracefs: &Tracefs) -> Result<(), LoadError> {
+        let notes = crate::attach::attach_all(&mut self.ebpf, tracefs).map_err(LoadError::NoWay)?;
+        self.notes.extend(notes);
         Ok(())
     }
 
@@ -392,27 +407,4 @@ impl Probes {
             l.flush();
         }
     }
-}
-
-/// Where this host's glibc lives.
-#[derive(Debug, Default)]
-pub struct GlibcPaths {
-    pub ld_so: Option<PathBuf>,
-    pub libc: Option<PathBuf>,
-}
-
-/// The ld.so and libc.so.6 this (dynamically linked) analyzer itself runs with: the same files
-/// every other glibc program on the host maps, which is what a uprobe attaches to.
-pub fn glibc_paths() -> GlibcPaths {
-    let maps = fs::read_to_string("/proc/self/maps").unwrap_or_default();
-    let mut out = GlibcPaths::default();
-    for path in maps.lines().filter_map(|l| l.split_whitespace().nth(5)) {
-        let name = path.rsplit('/').next().unwrap_or("");
-        if name.starts_with("ld-linux") && out.ld_so.is_none() {
-            out.ld_so = Some(PathBuf::from(path));
-        } else if name == "libc.so.6" && out.libc.is_none() {
-            out.libc = Some(PathBuf::from(path));
-        }
-    }
-    out
 }

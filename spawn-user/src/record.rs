@@ -218,6 +218,20 @@ pub struct SpawnRecord {
     pub ppid: Option<u32>,
     /// The parent's thread that called clone.
     pub parent_tid: Option<u32>,
+    /// This record's id, unique within one trace (1, 2, ... in creation order, assigned by the
+    /// assembler): what `parent_record` points to. 0 in traces written before lineage existed.
+    #[serde(default)]
+    pub id: u64,
+    /// The `id` of the record of the process that called clone, when that process was traced.
+    /// Unlike `ppid` it names one life of that pid (pids are reused) and stays the spawner
+    /// when the child is re-parented to a subreaper. `null` for the traced root, a process
+    /// already running when tracing started, or one whose parent was not traced.
+    #[serde(default)]
+    pub parent_record: Option<u64>,
+    /// Generations below the first traced ancestor: 0 for the traced root (and for any record
+    /// without `parent_record`), its children 1, and so on.
+    #[serde(default)]
+    pub depth: u32,
     /// The child's comm when last seen (after exec: the new program's).
     pub comm: String,
     pub parent_comm: Option<String>,
@@ -256,6 +270,9 @@ impl SpawnRecord {
             pid,
             ppid: None,
             parent_tid: None,
+            id: 0,
+            parent_record: None,
+            depth: 0,
             comm: String::new(),
             parent_comm: None,
             kind,

@@ -23,6 +23,7 @@ use crate::{
     preflight::{self, PreflightError},
     record::SpawnRecord,
     report::{Format, RecordWriter, summary::Summary},
+    tree::{Item, Tree, text::TextOptions},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,8 @@ pub struct TraceOptions {
     pub prep: bool,
     /// Count each probe's hits and BPF run time (kernel BPF statistics) and report them.
     pub probe_stats: bool,
+    /// Print the spawn tree (instead of the per-spawn table, which it contains).
+    pub tree: Option<TextOptions>,
     pub program: OsString,
     pub args: Vec<OsString>,
 }
@@ -112,9 +115,11 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
     let (root_tx, root_rx) = std::sync::mpsc::channel::<u32>();
     let reader = {
         let stop = stop.clone();
+        // The tree replaces the table; JSON and CSV records are still written.
+        let rows = opts.tree.is_none() || opts.format != Format::Table;
         let format = opts.format;
         let col = Collector::new(ring, Assembler::new());
-        thread::spawn(move || read_loop(col, out, format, stop, root_rx))
+        thread::spawn(move || read_loop(col, out, format, rows, stop, root_rx))
     };
 
     // Only now: threads started before this (the reader) are not the traced command's.
@@ -126,13 +131,20 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
     thread::sleep(Duration::from_millis(50));
     stop.store(true, Ordering::Relaxed);
     let read = reader.join().map_err(|_| TraceError::Reader)?;
-    let (records, decode_errors, mut summary, mut out) = read?;
+    let (records, decode_errors, mut summary, items, mut out) = read?;
     let counters = probes.counters()?;
     probes.flush_log();
     let lost = counters[counter::LOST_EVENTS as usize];
     summary.set_lost_events(lost);
-    let mut text = summary.render();
-    text.push_str("\nprobes used:\n  tracepoints: clone family, task_newtask, sched fork/wakeup_new/exec/exit, exec family, exit_group, wait4/waitid\n");
+    // The tree needs every record: it is built once the command is done.
+    let tree = Tree::build(items);
+    let mut text = match opts.tree {
+        Some(t) => format!("{}\n", crate::tree::text::render(&tree, t)),
+        None => String::new(),
+    };
+    text.push_str(&summary.render());
+    text.push_str(&crate::tree::verdict::render(&tree, 5));
+    text.push_str("\nprobes used:\n  tracepoints: clone family, task_newtask, sched fork/wakeup_new/exit, execve entry, exec exits, exit_group, wait4/waitid\n");
     for note in &probes.notes {
         text.push_str(&format!("  {note}\n"));
     }
@@ -145,7 +157,9 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
         ));
     }
     if matches!(opts.format, Format::Table) {
-        writeln!(out, "\n{text}")?;
+        // After the table a blank line; the tree, which replaces it, comes first.
+        let gap = if opts.tree.is_some() { "" } else { "\n" };
+        writeln!(out, "{gap}{text}")?;
         out.flush()?;
     } else {
         out.flush()?;
@@ -189,24 +203,29 @@ fn spawn_and_wait(
     }
 }
 
-type ReadResult = Result<(usize, u64, Summary, Box<dyn Write + Send>), TraceError>;
+type ReadResult = Result<(usize, u64, Summary, Vec<Item>, Box<dyn Write + Send>), TraceError>;
 
 fn read_loop(
     mut col: Collector,
     out: Box<dyn Write + Send>,
     format: Format,
+    rows: bool,
     stop: Arc<AtomicBool>,
     root_rx: std::sync::mpsc::Receiver<u32>,
 ) -> ReadResult {
     let mut writer = RecordWriter::new(out, format);
     let mut summary = Summary::default();
     let mut records = 0usize;
-    let emit =
+    let mut items = Vec::new();
+    let mut emit =
         |recs: Vec<SpawnRecord>, w: &mut RecordWriter, s: &mut Summary| -> io::Result<usize> {
             let n = recs.len();
             for r in recs {
                 s.add(&r);
-                w.write(&r)?;
+                items.push(Item::from_record(&r));
+                if rows {
+                    w.write(&r)?;
+                }
             }
             w.flush()?;
             Ok(n)
@@ -226,7 +245,13 @@ fn read_loop(
         }
     }
     records += emit(col.finish(), &mut writer, &mut summary)?;
-    Ok((records, col.decode_errors(), summary, writer.into_inner()))
+    Ok((
+        records,
+        col.decode_errors(),
+        summary,
+        items,
+        writer.into_inner(),
+    ))
 }
 
 /// The file `execvp` would run for `program` (PATH search for a bare name).

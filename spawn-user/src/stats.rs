@@ -63,7 +63,16 @@ impl Samples {
 
 /// The `p` quantile of already sorted values, by the definition in the module docs.
 pub fn quantile_sorted(sorted: &[u64], p: f64) -> Option<f64> {
-    let n = sorted.len();
+    quantile_by(sorted.len(), p, |i| sorted[i] as f64)
+}
+
+/// [`quantile_sorted`] for floating-point values (ratios, per-run medians).
+pub fn quantile_sorted_f64(sorted: &[f64], p: f64) -> Option<f64> {
+    quantile_by(sorted.len(), p, |i| sorted[i])
+}
+
+/// The one percentile definition (module docs) over `n` sorted values read through `at`.
+fn quantile_by(n: usize, p: f64, at: impl Fn(usize) -> f64) -> Option<f64> {
     if n == 0 {
         return None;
     }
@@ -71,8 +80,15 @@ pub fn quantile_sorted(sorted: &[u64], p: f64) -> Option<f64> {
     let h = (n - 1) as f64 * p;
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(n - 1);
-    let (a, b) = (sorted[lo] as f64, sorted[hi] as f64);
+    let (a, b) = (at(lo), at(hi));
     Some(a + (h - lo as f64) * (b - a))
+}
+
+/// The median of unsorted floating-point values (NaNs sort last).
+pub fn median_f64(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    quantile_sorted_f64(&v, 0.5)
 }
 
 #[cfg(test)]

@@ -144,7 +144,9 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
             let shared = s
                 .clone_flags
                 .is_some_and(|f| f & clone_flags::CLONE_VM != 0);
-            notes.push(if shared && i == 0 {
+            // Failed attempts leave the mm alone: only an earlier success gave it its own.
+            let first_success = s.attempts[..i].iter().all(|a| a.ret != Some(0));
+            notes.push(if shared && first_success {
                 "exec teardown: none (the old address space was the parent's: CLONE_VM/vfork)"
                     .into()
             } else {
@@ -152,7 +154,9 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
             });
         }
         if a.prepare.is_none() {
-            notes.push("exec sub-phases: no sched_prepare_exec (kernel before 6.10?)".into());
+            // No open-end mark: on this kernel neither sched_prepare_exec nor begin_new_exec
+            // could be reached (the probes-used report says why).
+            notes.push("exec sub-phases: no exec open mark (see probes used)".into());
         }
         if let Some(l) = libc {
             p.startup_loader = last_dl.map(|d| d.max(exit) - exit);
@@ -254,6 +258,9 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
         pid: s.pid,
         ppid: s.ppid,
         parent_tid: s.parent_tid,
+        id: s.id,
+        parent_record: s.parent_record,
+        depth: s.depth,
         comm: s.comm.clone().unwrap_or_default(),
         parent_comm: s.parent_comm.clone(),
         kind,

@@ -15,6 +15,8 @@ use crate::decode::RawEvent;
 use crate::record::SpawnRecord;
 
 mod finalize;
+#[cfg(test)]
+mod lineage_tests;
 mod spawn;
 #[cfg(test)]
 pub(crate) mod synth;
@@ -118,6 +120,12 @@ pub struct Assembler {
     root: Option<u32>,
     root_done: bool,
     stats: AssemblerStats,
+    /// The last record id handed out (ids start at 1; 0 means "none" in old traces).
+    next_id: u64,
+    /// Record id and depth of each live traced process, by pid, for its children's lineage.
+    /// Apart from `tasks` because a record can be released (evicted) while its process still
+    /// runs and spawns; removed when the process exits, so a reused pid starts afresh.
+    lineage: HashMap<u32, (u64, u32)>,
 }
 
 impl Default for Assembler {
@@ -146,6 +154,8 @@ impl Assembler {
             root: None,
             root_done: false,
             stats: AssemblerStats::default(),
+            next_id: 0,
+            lineage: HashMap::new(),
         }
     }
 
@@ -249,6 +259,12 @@ impl Assembler {
         }
         self.pending.retain(|_, pc| !stale(pc.ts));
         self.prep.retain(|_, ts| !stale(*ts));
+        // Processes whose exit was lost would stay forever: past twice the cap on records,
+        // keep only the lineage of open ones (an evicted running one's children lose the link).
+        if self.lineage.len() > self.cfg.max_open.saturating_mul(2) {
+            let tasks = &self.tasks;
+            self.lineage.retain(|pid, _| tasks.contains_key(pid));
+        }
     }
 
     /// End of the trace: applies everything buffered and returns every record left, the
@@ -312,7 +328,17 @@ impl Assembler {
         if self.tasks.get(&pid).is_some_and(|s| s.exited() || s.thread) {
             self.close(pid, Close::Reused);
         }
-        self.tasks.entry(pid).or_insert_with(|| Spawn::new(pid))
+        let (next_id, lineage) = (&mut self.next_id, &mut self.lineage);
+        self.tasks.entry(pid).or_insert_with(|| {
+            *next_id += 1;
+            // Its parent is unknown: a tree root. A live entry means this process's record was
+            // evicted while it ran: its later children stay under that earlier record.
+            lineage.entry(pid).or_insert((*next_id, 0));
+            Spawn {
+                id: *next_id,
+                ..Spawn::new(pid)
+            }
+        })
     }
 
     fn apply(&mut self, ev: RawEvent) {
@@ -346,6 +372,17 @@ impl Assembler {
                 let pc = self.pending.get(&hdr.tid).copied();
                 let mut s = Spawn::new(child_pid);
                 s.thread = flags & clone_flags::CLONE_THREAD != 0;
+                // Lineage: the process that called clone (hdr.tgid, also for a thread of it),
+                // as it is now; kept in the record because that pid may be reused later.
+                self.next_id += 1;
+                s.id = self.next_id;
+                if let Some(&(parent, depth)) = self.lineage.get(&hdr.tgid) {
+                    s.parent_record = Some(parent);
+                    s.depth = depth + 1;
+                }
+                if !s.thread {
+                    self.lineage.insert(child_pid, (s.id, s.depth));
+                }
                 s.created = true;
                 s.ppid = Some(hdr.tgid);
                 s.parent_tid = Some(hdr.tid);
@@ -515,6 +552,7 @@ impl Assembler {
         let s = self.child(hdr.tgid);
         s.exit = Some(ts);
         s.comm = Some(comm);
+        self.lineage.remove(&hdr.tgid);
         // Its exited children will be reaped by a subreaper we do not follow.
         for c in self.tasks.values_mut() {
             if !c.thread && c.ppid == Some(hdr.tgid) {

@@ -26,6 +26,12 @@ impl Attempt {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Spawn {
     pub pid: u32,
+    /// Record id, from the assembler (see `SpawnRecord::id`).
+    pub id: u64,
+    /// The spawner's record id and this record's depth, fixed at creation: the spawner may be
+    /// gone (or its pid reused) by the time this record is finalized.
+    pub parent_record: Option<u64>,
+    pub depth: u32,
     pub thread: bool,
     pub ppid: Option<u32>,
     pub parent_tid: Option<u32>,

@@ -89,6 +89,30 @@ fn assert_partition(r: &SpawnRecord) {
     assert_eq!(r.total_ns, Some(t1 - t0));
 }
 
+/// A shell searching PATH fails a few execs before one succeeds; those failures leave the
+/// vfork child on its parent's mm, so the teardown is still "none", not "not seen".
+#[test]
+fn vfork_child_after_failed_attempts_has_no_teardown_of_its_own() {
+    let (p, c) = (proc(210), proc(211));
+    let vf = cf::CLONE_VM | cf::CLONE_VFORK | cf::SIGCHLD;
+    let mut s = Stream::default();
+    s.fork(0, p, 211, syscall::VFORK, vf, "sh")
+        .exec_enter(200, c, "/nope/true")
+        .exec_exit(210, c, -2)
+        .exec_ok(300, c, "/usr/bin/true", "true", true)
+        .clone_exit(640, p, 211)
+        .process_exit(900, c, Some(true), "true")
+        .wait_exit(950, p, 211);
+    let recs = run(&s);
+    let r = one(&recs, 211);
+    assert_eq!(r.phases_ns.exec_teardown, None);
+    assert!(
+        r.notes.iter().any(|n| n.contains("CLONE_VM/vfork")),
+        "{:?}",
+        r.notes
+    );
+}
+
 #[test]
 fn vfork_parent_returns_after_child_exec() {
     let (p, c) = (proc(200), proc(201));

@@ -17,6 +17,7 @@ use spawn_user::{
     live, plot,
     report::Format,
     session::{self, TraceError, TraceOptions},
+    tree::text::TextOptions,
     workload::{self, Workload},
 };
 
@@ -54,6 +55,14 @@ enum Cmd {
         /// statistics, on for the session only; each hit then pays two extra clock reads).
         #[arg(long)]
         probe_stats: bool,
+        /// Print the spawns as a tree (who spawned whom, each with its times and its
+        /// subtree's totals) instead of one table row per spawn.
+        #[arg(long)]
+        tree: bool,
+        /// With --tree: fold spawns whose whole subtree took less than this (e.g. 5ms) into
+        /// one "+N more" line per parent.
+        #[arg(long, value_name = "DURATION", requires = "tree", value_parser = duration)]
+        min_total: Option<std::time::Duration>,
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
     },
@@ -118,6 +127,21 @@ enum Cmd {
     Serve(live::cli::ServeArgs),
     /// Render recorded JSON-lines traces as phase plots (SVG) and a text summary.
     Report(plot::report::ReportArgs),
+    /// Compare the spawn cost of commands: interleaved runs, a run-level 95% interval for
+    /// the wall-time ratio, and the phases that carry the difference.
+    Compare(CompareArgs),
+    /// Run CMD through a spawn-fast strategy with inherited stdio and exit with its status
+    /// (128 + signal when killed).
+    Run {
+        /// fork, vfork, posix-spawn, clone3, zygote, warm or auto.
+        #[arg(long, default_value = "auto")]
+        strategy: Strategy,
+        /// Run CMD this many times, one after the other; stops at the first failure.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<OsString>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -144,6 +168,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             no_startup,
             prep,
             probe_stats,
+            tree,
+            min_total,
             command,
         } => {
             let format = if json {
@@ -166,6 +192,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 startup: !no_startup,
                 prep,
                 probe_stats,
+                tree: tree.then(|| TextOptions {
+                    min_total_ns: min_total.map_or(0, |d| d.as_nanos() as u64),
+                }),
                 program,
                 args,
             };
@@ -263,10 +292,101 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             .map(|()| 0)
             .map_err(Into::into),
         Cmd::Report(a) => plot::report::run(&a).map(|()| 0),
+        Cmd::Compare(a) => compare(&a),
+        Cmd::Run {
+            strategy,
+            repeat,
+            command,
+        } => run_command(strategy, repeat, command),
     }
+}
+
+/// `spawnprof run`: the exit code of the first failed run, else 0.
+fn run_command(strategy: Strategy, repeat: usize, command: Vec<OsString>) -> anyhow::Result<u8> {
+    let (program, args) = split(command);
+    let mut cmd = spawn_fast::Command::new(&program);
+    cmd.args(&args).strategy(strategy);
+    for _ in 0..repeat {
+        let status = cmd
+            .status()
+            .with_context(|| format!("running {} ({strategy})", program.to_string_lossy()))?;
+        let code = match (status.code(), status.signal()) {
+            (Some(c), _) => c,
+            (None, Some(sig)) => 128 + sig,
+            _ => 255,
+        };
+        if code != 0 {
+            return Ok(code.clamp(0, 255) as u8);
+        }
+    }
+    Ok(0)
+}
+
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 5ms, 250us, 1s)"))
 }
 
 fn split(mut command: Vec<OsString>) -> (OsString, Vec<OsString>) {
     let program = command.remove(0);
     (program, command)
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// Runs (blocks); each run spawns every command, in a fresh random order. The 95% interval
+    /// needs at least 6.
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Untimed spawns at the start of each run.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Timed spawns per command per run (their median is the run's value).
+    #[arg(long, default_value_t = 20)]
+    spawns: usize,
+    /// Wall time only: no traced runs, no phases.
+    #[arg(long)]
+    no_phases: bool,
+    /// Run each command with `sh -c` instead of splitting it into words.
+    #[arg(long)]
+    shell: bool,
+    /// Seed of the run-order shuffle (printed, so a comparison can be repeated).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// One JSON object: ratio, ci, faster, phase_diff_ns, per-command summaries, warnings.
+    #[arg(long)]
+    json: bool,
+    /// Also write summary.md, wall_runs.svg and phases.svg into DIR.
+    #[arg(short = 'o', long, value_name = "DIR")]
+    output: Option<PathBuf>,
+    /// The commands, each one argument ('CMD ARGS...'); the first is A, compared with each other.
+    #[arg(required = true, num_args = 2..)]
+    commands: Vec<String>,
+}
+
+fn compare(a: &CompareArgs) -> anyhow::Result<u8> {
+    use spawn_user::compare::{self, CompareOptions, render};
+    let (labels, commands) = CompareOptions::split(&a.commands, a.shell)?;
+    let opts = CompareOptions {
+        labels,
+        commands,
+        runs: a.runs,
+        warmup: a.warmup,
+        spawns: a.spawns,
+        phases: !a.no_phases,
+        seed: a.seed.unwrap_or_else(spawn_fast::monotonic_ns),
+        quiet: a.json,
+    };
+    let report = compare::run(&opts)?;
+    if let Some(dir) = &a.output {
+        render::write_dir(&report, dir).with_context(|| format!("writing {}", dir.display()))?;
+    }
+    if a.json {
+        let first = &report.comparisons[0];
+        let mut v = serde_json::to_value(first)?;
+        v["report"] = serde_json::to_value(&report)?;
+        println!("{v}");
+    } else {
+        print!("{}", render::text(&report));
+    }
+    Ok(0)
 }

@@ -10,6 +10,7 @@ use crate::stats::Samples;
 
 pub mod report;
 pub mod svg;
+pub mod timeline;
 
 /// Leaf phases in time order: the segments of a bar. Exec and startup are shown by their
 /// sub-phases, so that "which part of exec" is visible; the rest are main phases.
@@ -65,6 +66,8 @@ pub struct Bar {
     pub leaves: [f64; LEAVES.len()],
     /// Median of the records' totals (the segments' sum can differ: medians do not add).
     pub total: f64,
+    /// Median spawn overhead: total minus run.
+    pub overhead: f64,
     /// Median fault time per spawn on each of [`FAULT_SIDES`].
     pub fault_ns: [f64; 3],
     /// Mean fault count per spawn on each side.
@@ -150,6 +153,10 @@ pub fn bars<'a>(records: impl IntoIterator<Item = (String, &'a SpawnRecord)>) ->
             Bar {
                 n: rs.len(),
                 total: median(&|r| r.total_ns.unwrap_or(0)),
+                overhead: median(&|r| {
+                    let run = r.phases_ns.run.unwrap_or(0);
+                    r.total_ns.unwrap_or(0).saturating_sub(run)
+                }),
                 label,
                 leaves,
                 fault_ns,

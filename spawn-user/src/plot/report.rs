@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use super::timeline::{self, TimelineOptions};
 use super::{Bar, FAULT_SIDES, GroupBy, LEAVES, bars, label};
 use crate::record::SpawnRecord;
 use crate::report::{fmt_ns, json, summary::Summary};
+use crate::tree::{Tree, text, verdict};
 
 /// `spawnprof report TRACE.jsonl... [-o DIR] [--by program|file|clone]`.
 #[derive(Debug, clap::Args)]
@@ -15,7 +17,8 @@ pub struct ReportArgs {
     /// JSON-lines traces written by `spawnprof trace --json` (or `record`).
     #[arg(required = true)]
     pub traces: Vec<PathBuf>,
-    /// Directory for phases.svg, faults.svg, phases.csv and summary.txt.
+    /// Directory for phases.svg, faults.svg, timeline.svg, phases.csv, tree.txt and
+    /// summary.txt.
     #[arg(short, long, default_value = "spawnprof-report")]
     pub output: PathBuf,
     /// One bar per program, per input file, or per clone call and flags. Default: per file
@@ -25,6 +28,17 @@ pub struct ReportArgs {
     /// Chart title (default: the file names).
     #[arg(long)]
     pub title: Option<String>,
+    /// Only print each trace's spawn tree (as `trace --tree` does); write no files.
+    #[arg(long)]
+    pub tree: bool,
+    /// With --tree: fold spawns whose whole subtree took less than this (e.g. 5ms). In
+    /// timeline.svg: give no row of its own to such a spawn.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub min_total: Option<std::time::Duration>,
+}
+
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 5ms, 250us, 1s)"))
 }
 
 /// Reads the traces, writes the report, prints the summary and the files written.
@@ -34,6 +48,21 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         .iter()
         .map(|p| read_trace(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let min_total_ns = args.min_total.map_or(0, |d| d.as_nanos() as u64);
+    if args.tree {
+        for t in &traces {
+            if traces.len() > 1 {
+                println!("{}:", t.stem);
+            }
+            let tree = Tree::from_records(&t.records);
+            print!(
+                "{}",
+                text::render(&tree, text::TextOptions { min_total_ns })
+            );
+            print!("{}", verdict::render(&tree, 5));
+        }
+        return Ok(());
+    }
     let by = args.by.unwrap_or(if traces.len() > 1 {
         GroupBy::File
     } else {
@@ -43,8 +72,22 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         let stems: Vec<&str> = traces.iter().map(|t| t.stem.as_str()).collect();
         stems.join(", ")
     });
-    let w = write(&traces, by, &title, &args.output)?;
+    let mut w = write(&traces, by, &title, &args.output)?;
+    let opts = TimelineOptions {
+        min_ns: min_total_ns,
+        ..Default::default()
+    };
+    let mut notes = Vec::new();
+    for t in &traces {
+        let (files, note) = write_tree(t, traces.len() > 1, &title, &opts, &args.output)?;
+        notes.push(note);
+        w.files.extend(files);
+    }
     print!("{}", fs::read_to_string(args.output.join("summary.txt"))?);
+    println!();
+    for n in notes {
+        println!("{n}");
+    }
     for f in &w.files {
         println!("wrote {}", f.display());
     }
@@ -109,13 +152,56 @@ pub fn write(traces: &[Trace], by: GroupBy, title: &str, dir: &Path) -> anyhow::
         .iter()
         .flat_map(|t| &t.records)
         .for_each(|r| summary.add(r));
-    let body = format!("{}\n{}", bar_table(&bars, total - used), summary.render());
+    let mut body = format!("{}\n{}", bar_table(&bars, total - used), summary.render());
+    for t in traces {
+        body.push_str(&verdict::render(&Tree::from_records(&t.records), 5));
+    }
     fs::write(&text, body).with_context(|| format!("writing {}", text.display()))?;
     Ok(Written {
         files: vec![phases, faults, csv, text],
         skipped: total - used,
         bars,
     })
+}
+
+/// `timeline.svg` and `tree.txt` of one trace (`timeline-STEM.svg`, ... when there are
+/// several), and a line saying what the timeline shows.
+fn write_tree(
+    t: &Trace,
+    several: bool,
+    title: &str,
+    opts: &TimelineOptions,
+    dir: &Path,
+) -> anyhow::Result<(Vec<PathBuf>, String)> {
+    let tree = Tree::from_records(&t.records);
+    let suffix = if several {
+        format!("-{}", t.stem)
+    } else {
+        String::new()
+    };
+    let title = if several { t.stem.as_str() } else { title };
+    let (svg, stats) = timeline::render(&tree, title, opts);
+    let svg_path = dir.join(format!("timeline{suffix}.svg"));
+    fs::write(&svg_path, svg).with_context(|| format!("writing {}", svg_path.display()))?;
+    let txt_path = dir.join(format!("tree{suffix}.txt"));
+    let txt = text::render(
+        &tree,
+        text::TextOptions {
+            min_total_ns: opts.min_ns,
+        },
+    );
+    fs::write(&txt_path, txt).with_context(|| format!("writing {}", txt_path.display()))?;
+    let mut note = format!("timeline{suffix}.svg: {} rows of single spawns", stats.rows);
+    if stats.elided > 0 {
+        note.push_str(&format!(
+            ", {} spawns whose subtree took < {} grouped into {} row{}",
+            stats.elided,
+            fmt_ns(stats.threshold_ns),
+            stats.groups,
+            if stats.groups == 1 { "" } else { "s" }
+        ));
+    }
+    Ok((vec![svg_path, txt_path], note))
 }
 
 /// Median ns per leaf and per fault side, one row per bar (for spreadsheets and the xtask).

@@ -28,6 +28,9 @@ pub fn flatten(r: &SpawnRecord) -> Vec<(String, String)> {
         ("pid".into(), r.pid.to_string()),
         ("ppid".into(), o(r.ppid)),
         ("parent_tid".into(), o(r.parent_tid)),
+        ("id".into(), r.id.to_string()),
+        ("parent_record".into(), o(r.parent_record)),
+        ("depth".into(), r.depth.to_string()),
         ("comm".into(), r.comm.clone()),
         ("parent_comm".into(), o(r.parent_comm.as_ref())),
         ("kind".into(), r.kind.as_str().into()),
@@ -131,6 +134,7 @@ mod tests {
             cells[i].clone()
         };
         assert_eq!(get("pid"), "9");
+        assert_eq!((get("id"), get("parent_record")), ("0".into(), "".into()));
         assert_eq!(get("comm"), "a,b \"c\"");
         assert_eq!(get("phases_ns.copy"), "120");
         assert_eq!(get("phases_ns.exec"), "");

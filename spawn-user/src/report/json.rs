@@ -29,4 +29,28 @@ mod tests {
         assert_eq!(v["phases_ns"]["run"], 5);
         assert!(v["phases_ns"]["copy"].is_null());
     }
+
+    /// Traces written before lineage existed still read: no id, no parent, depth 0.
+    #[test]
+    fn reads_records_without_lineage() {
+        let mut r = SpawnRecord::new(7, SpawnKind::Exec);
+        r.id = 5;
+        r.parent_record = Some(2);
+        r.depth = 1;
+        let mut v: serde_json::Value =
+            serde_json::from_str(&to_line(&r).expect("json")).expect("value");
+        assert_eq!(
+            (
+                v["id"].as_u64(),
+                v["parent_record"].as_u64(),
+                v["depth"].as_u64()
+            ),
+            (Some(5), Some(2), Some(1))
+        );
+        for k in ["id", "parent_record", "depth"] {
+            v.as_object_mut().expect("object").remove(k);
+        }
+        let old = from_line(&v.to_string()).expect("parse");
+        assert_eq!((old.id, old.parent_record, old.depth), (0, None, 0));
+    }
 }

@@ -1,0 +1,230 @@
+//! `spawnprof compare` output: the terminal table, the markdown summary and the SVG plots
+//! (per-run wall time, which shows drift, and phase medians side by side).
+
+use std::{fmt::Write as _, fs, io, path::Path};
+
+use plotters::prelude::*;
+
+use super::{CompareReport, stats};
+use crate::record::Phases;
+
+/// ns in the unit a person reads: ns, µs, ms or s.
+pub fn human_ns(ns: f64) -> String {
+    let a = ns.abs();
+    if a >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if a >= 1e3 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// The report as text: the setup, one line per command, the phase table, the verdicts and
+/// any warnings.
+pub fn text(r: &CompareReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} runs; each run: {} warm-up + {} timed spawns per command, commands in random order, \
+         then one traced run each for the phases (seed {})",
+        r.runs, r.warmup, r.spawns_per_run, r.seed
+    );
+    for (i, c) in r.commands.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "  {}  {:<40} wall {:>10} (median of per-run medians)",
+            letter(i),
+            c.command,
+            human_ns(c.wall_ns)
+        );
+    }
+    let names = phase_names(r);
+    if !names.is_empty() {
+        let _ = write!(s, "\n  {:<16}", "phase");
+        for i in 0..r.commands.len() {
+            let _ = write!(s, " {:>11}", letter(i));
+        }
+        let _ = writeln!(s);
+        for name in &names {
+            let _ = write!(s, "  {name:<16}");
+            for c in &r.commands {
+                let v = c.phases_ns.get(name).map_or("-".into(), |v| human_ns(*v));
+                let _ = write!(s, " {v:>11}");
+            }
+            let _ = writeln!(s);
+        }
+    }
+    let _ = writeln!(s);
+    for c in &r.comparisons {
+        let _ = writeln!(
+            s,
+            "ratio wall(A)/wall({}): {:.2} [{:.2}, {:.2}] ({:.1}% order-statistic interval over {} paired runs; at least {} runs are needed)",
+            c.b,
+            c.ratio,
+            c.ci[0],
+            c.ci[1],
+            c.ci_coverage * 100.0,
+            r.runs,
+            stats::MIN_RUNS
+        );
+        let _ = writeln!(s, "verdict: {}", c.verdict);
+    }
+    for w in &r.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
+    s
+}
+
+fn letter(i: usize) -> char {
+    (b'A' + (i % 26) as u8) as char
+}
+
+/// Phase names seen in any command, in the records' time order (main phases, each followed
+/// by its sub-phases); names this build does not know go last.
+fn phase_names(r: &CompareReport) -> Vec<String> {
+    let mut names: Vec<String> = r
+        .commands
+        .iter()
+        .flat_map(|c| c.phases_ns.keys().cloned())
+        .collect();
+    let rank = |n: &String| {
+        Phases::ALL
+            .iter()
+            .position(|p| p == n)
+            .unwrap_or(usize::MAX)
+    };
+    names.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+    names.dedup();
+    names
+}
+
+/// Writes summary.md, wall_runs.svg and phases.svg into `dir`.
+pub fn write_dir(r: &CompareReport, dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let mut md = String::from("# spawnprof compare\n\n```text\n");
+    md.push_str(&text(r));
+    md.push_str("```\n\n![wall time per run](wall_runs.svg)\n\n![phases](phases.svg)\n");
+    fs::write(dir.join("summary.md"), md)?;
+    wall_plot(r, &dir.join("wall_runs.svg")).map_err(|e| io::Error::other(e.to_string()))?;
+    phase_plot(r, &dir.join("phases.svg")).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(())
+}
+
+type PlotResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Per-run median wall time of each command against run number: drift and outliers show.
+fn wall_plot(r: &CompareReport, path: &Path) -> PlotResult {
+    let root = SVGBackend::new(path, (900, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let max = r
+        .commands
+        .iter()
+        .flat_map(|c| c.wall_ns_runs.iter().copied())
+        .fold(0.0f64, f64::max)
+        * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "wall time per run (median of the run's spawns)",
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.5f64..r.runs as f64 + 0.5, 0.0..max.max(1.0))?;
+    chart
+        .configure_mesh()
+        .x_desc("run")
+        .y_label_formatter(&|v| human_ns(*v))
+        .draw()?;
+    for (i, c) in r.commands.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let pts: Vec<(f64, f64)> = c
+            .wall_ns_runs
+            .iter()
+            .enumerate()
+            .map(|(k, v)| (k as f64 + 1.0, *v))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+            .label(format!("{} {}", letter(i), c.command))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+        chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Phase medians, one bar per command per phase.
+fn phase_plot(r: &CompareReport, path: &Path) -> PlotResult {
+    let names = phase_names(r);
+    let root = SVGBackend::new(path, (900, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let n = r.commands.len().max(1);
+    let max = r
+        .commands
+        .iter()
+        .flat_map(|c| c.phases_ns.values().copied())
+        .fold(0.0f64, f64::max)
+        * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("phase medians (traced runs)", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(60)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0f64..names.len().max(1) as f64, 0.0..max.max(1.0))?;
+    let labels = names.clone();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(names.len().max(1) * 2)
+        .x_label_formatter(&|x| {
+            let i = x.floor() as usize;
+            if (x - x.floor() - 0.5).abs() < 0.26 {
+                labels.get(i).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|v| human_ns(*v))
+        .draw()?;
+    for (i, c) in r.commands.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let w = 0.8 / n as f64;
+        chart
+            .draw_series(names.iter().enumerate().filter_map(|(k, name)| {
+                let v = *c.phases_ns.get(name)?;
+                let x0 = k as f64 + 0.1 + w * i as f64;
+                Some(Rectangle::new([(x0, 0.0), (x0 + w, v)], color.filled()))
+            }))?
+            .label(format!("{} {}", letter(i), c.command))
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human_ns(512.0), "512 ns");
+        assert_eq!(human_ns(1500.0), "1.5 µs");
+        assert_eq!(human_ns(2.5e6), "2.50 ms");
+        assert_eq!(human_ns(-3e9), "-3.00 s");
+    }
+}

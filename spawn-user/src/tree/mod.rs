@@ -1,0 +1,300 @@
+//! The spawn tree: records placed under the record of the process that spawned them (their
+//! `parent_record`), with the totals of each subtree. Pure, so that it is unit-tested from
+//! synthetic record sets; [`text`] renders it for a terminal, [`verdict`] summarises it, and
+//! `plot::timeline` draws it on a time axis.
+//!
+//! The tree keeps a compact [`Item`] per record, not the record itself: `trace --tree` holds
+//! every spawn of a command until it ends, and a build can make hundreds of thousands.
+use std::collections::HashMap;
+
+use crate::record::{Phases, SpawnKind, SpawnRecord};
+
+pub mod text;
+pub mod verdict;
+
+#[cfg(test)]
+mod tests;
+
+/// The spawn phases (everything but `run`) in time order, as the tree breaks overhead down:
+/// startup by its loader and init parts, because the loader is most of a dynamic spawn.
+pub const SPAWN_PHASES: [&str; 8] = [
+    "prep",
+    "copy",
+    "queue",
+    "setup",
+    "exec",
+    "startup_loader",
+    "startup_init",
+    "reap",
+];
+
+/// Short names of [`SPAWN_PHASES`] for text.
+pub const SPAWN_PHASE_NAMES: [&str; 8] = [
+    "prep", "copy", "queue", "setup", "exec", "loader", "init", "reap",
+];
+
+/// What the tree needs of one record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub id: u64,
+    pub parent: Option<u64>,
+    pub pid: u32,
+    pub ppid: Option<u32>,
+    pub kind: SpawnKind,
+    /// What ran: the exec'd program (`sh → make` when it exec'd again), or the comm of a
+    /// process that never exec'd, marked `(fork)`.
+    pub name: String,
+    /// The errno name of an exec that failed.
+    pub failed: Option<String>,
+    pub t_start: Option<u64>,
+    pub t_end: Option<u64>,
+    pub phases: Phases,
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').find(|s| !s.is_empty()).unwrap_or(path)
+}
+
+impl Item {
+    pub fn from_record(r: &SpawnRecord) -> Self {
+        let exec = r.exec.as_ref();
+        let name = match (r.program(), exec.and_then(|e| e.final_filename.as_deref())) {
+            (Some(p), Some(last)) if basename(last) != p => format!("{p} → {}", basename(last)),
+            (Some(p), _) => p.to_string(),
+            (None, _) if r.kind == SpawnKind::ForkOnly => format!("{} (fork)", r.comm),
+            (None, _) if r.comm.is_empty() => format!("({})", r.kind.as_str()),
+            (None, _) => r.comm.clone(),
+        };
+        Item {
+            id: r.id,
+            parent: r.parent_record,
+            pid: r.pid,
+            ppid: r.ppid,
+            kind: r.kind,
+            name,
+            failed: exec
+                .filter(|e| e.ret.is_some_and(|x| x < 0))
+                .map(|e| e.errno_name.clone().unwrap_or_else(|| "failed".into())),
+            t_start: r.t_start_ns,
+            t_end: r.t_end_ns,
+            phases: r.phases_ns.clone(),
+        }
+    }
+
+    /// Wall time of the spawn, start to reap.
+    pub fn wall(&self) -> Option<u64> {
+        Some(self.t_end?.saturating_sub(self.t_start?))
+    }
+
+    /// Each of [`SPAWN_PHASES`]; a startup without its parts counts as init.
+    pub fn spawn_phases(&self) -> [u64; SPAWN_PHASES.len()] {
+        let p = &self.phases;
+        let mut out = [0; SPAWN_PHASES.len()];
+        for (o, name) in out.iter_mut().zip(SPAWN_PHASES) {
+            *o = p.get(name).unwrap_or(0);
+        }
+        if p.startup_loader.is_none() && p.startup_init.is_none() {
+            out[6] = p.startup.unwrap_or(0);
+        }
+        out
+    }
+
+    /// Spawn overhead: every main phase but `run`.
+    pub fn overhead(&self) -> u64 {
+        self.phases.main_sum() - self.phases.run.unwrap_or(0)
+    }
+}
+
+/// Totals of a node and everything below it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Spawns below the node (not counting itself).
+    pub below: usize,
+    /// Spawn overhead of the node and every spawn below it.
+    pub overhead: u64,
+    /// The same, per [`SPAWN_PHASES`].
+    pub phases: [u64; SPAWN_PHASES.len()],
+    /// Earliest start and latest end in the subtree.
+    pub start: Option<u64>,
+    pub end: Option<u64>,
+}
+
+impl Totals {
+    /// From the subtree's first start to its last end: how long the node and its
+    /// descendants (daemons included) took.
+    pub fn wall(&self) -> Option<u64> {
+        Some(self.end?.saturating_sub(self.start?))
+    }
+
+    fn own(item: &Item) -> Self {
+        Totals {
+            below: 0,
+            overhead: item.overhead(),
+            phases: item.spawn_phases(),
+            start: item.t_start,
+            end: item.t_end,
+        }
+    }
+
+    fn absorb(&mut self, child: &Totals) {
+        self.below += child.below + 1;
+        self.overhead += child.overhead;
+        for (a, b) in self.phases.iter_mut().zip(child.phases) {
+            *a += b;
+        }
+        self.start = min_opt(self.start, child.start);
+        self.end = self.end.max(child.end);
+    }
+}
+
+fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub item: Item,
+    /// Indices into [`Tree::nodes`], in start order.
+    pub children: Vec<usize>,
+    /// Depth in this tree (0 for a root).
+    pub depth: u32,
+    pub totals: Totals,
+}
+
+/// Records as a forest. Threads are counted, not placed: they are not spawns.
+#[derive(Clone, Debug, Default)]
+pub struct Tree {
+    pub nodes: Vec<Node>,
+    /// Indices of the nodes without a parent in the set, in start order.
+    pub roots: Vec<usize>,
+    pub threads: usize,
+}
+
+/// Start order, records without a start first (they were running before tracing).
+fn start_key(i: &Item) -> (bool, u64, u64) {
+    (i.t_start.is_some(), i.t_start.unwrap_or(0), i.id)
+}
+
+impl Tree {
+    pub fn from_records<'a>(records: impl IntoIterator<Item = &'a SpawnRecord>) -> Self {
+        Self::build(records.into_iter().map(Item::from_record).collect())
+    }
+
+    pub fn build(items: Vec<Item>) -> Self {
+        let threads = items.iter().filter(|i| i.kind == SpawnKind::Thread).count();
+        let mut items: Vec<Item> = items
+            .into_iter()
+            .filter(|i| i.kind != SpawnKind::Thread)
+            .collect();
+        let mut ids: Vec<u64> = items.iter().map(|i| i.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != items.len() || ids.first() == Some(&0) {
+            infer_lineage(&mut items);
+        }
+        // A parent's id is always smaller than its children's (it was created first), so
+        // walking ids downwards folds every subtree into its parent, and a link that does
+        // not point backwards (corrupt input) cannot make a cycle: it makes a root.
+        items.sort_by_key(|i| i.id);
+        let index: HashMap<u64, usize> = items.iter().enumerate().map(|(k, i)| (i.id, k)).collect();
+        let parent: Vec<Option<usize>> = items
+            .iter()
+            .map(|i| {
+                i.parent
+                    .filter(|&p| p < i.id)
+                    .and_then(|p| index.get(&p).copied())
+            })
+            .collect();
+        let mut nodes: Vec<Node> = items
+            .into_iter()
+            .map(|item| Node {
+                totals: Totals::own(&item),
+                item,
+                children: Vec::new(),
+                depth: 0,
+            })
+            .collect();
+        for k in (0..nodes.len()).rev() {
+            if let Some(p) = parent[k] {
+                let t = nodes[k].totals;
+                nodes[p].totals.absorb(&t);
+                nodes[p].children.push(k);
+            }
+        }
+        for k in 0..nodes.len() {
+            if let Some(p) = parent[k] {
+                nodes[k].depth = nodes[p].depth + 1;
+            }
+        }
+        let by_start = |v: &mut Vec<usize>, nodes: &[Node]| {
+            v.sort_by_key(|&k| start_key(&nodes[k].item));
+        };
+        for k in 0..nodes.len() {
+            let mut c = std::mem::take(&mut nodes[k].children);
+            by_start(&mut c, &nodes);
+            nodes[k].children = c;
+        }
+        let mut roots: Vec<usize> = (0..nodes.len()).filter(|&k| parent[k].is_none()).collect();
+        by_start(&mut roots, &nodes);
+        Tree {
+            nodes,
+            roots,
+            threads,
+        }
+    }
+
+    /// Every node, parents before their children, siblings in start order.
+    pub fn preorder(&self) -> Vec<usize> {
+        let mut out = Vec::with_capacity(self.nodes.len());
+        let mut stack: Vec<usize> = self.roots.iter().rev().copied().collect();
+        while let Some(k) = stack.pop() {
+            out.push(k);
+            stack.extend(self.nodes[k].children.iter().rev());
+        }
+        out
+    }
+
+    /// The earliest start in the tree: time 0 of a timeline.
+    pub fn start(&self) -> Option<u64> {
+        self.roots
+            .iter()
+            .filter_map(|&k| self.nodes[k].totals.start)
+            .min()
+    }
+}
+
+/// Traces written before records had ids: ids in start order, and each record's parent is
+/// the record of its `ppid` that was alive when it started (the latest-started such one), so
+/// a reused pid still finds the right life. A spawner that re-parented its child cannot be
+/// told apart here; the assembler's `parent_record` can.
+fn infer_lineage(items: &mut [Item]) {
+    items.sort_by_key(start_key);
+    for (k, i) in items.iter_mut().enumerate() {
+        i.id = k as u64 + 1;
+        i.parent = None;
+    }
+    let mut by_pid: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (k, i) in items.iter().enumerate() {
+        by_pid.entry(i.pid).or_default().push(k);
+    }
+    let parents: Vec<Option<u64>> = items
+        .iter()
+        .map(|c| {
+            let t = c.t_start?;
+            by_pid
+                .get(&c.ppid?)?
+                .iter()
+                .map(|&k| &items[k])
+                .filter(|p| p.id < c.id && p.t_start.is_none_or(|s| s <= t))
+                .filter(|p| p.t_end.is_none_or(|e| e >= t))
+                .max_by_key(|p| start_key(p))
+                .map(|p| p.id)
+        })
+        .collect();
+    for (i, p) in items.iter_mut().zip(parents) {
+        i.parent = p;
+    }
+}
