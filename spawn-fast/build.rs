@@ -1,4 +1,5 @@
-//! Builds the tiny static children used by tests and benchmarks (no libc, `cc -static -nostdlib`).
+//! Builds the tiny static children used by tests and benchmarks (no libc, `cc -static -nostdlib`)
+//! and the warm-image preload library (a small shared object).
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -27,5 +28,18 @@ fn main() {
             .unwrap_or_else(|e| panic!("cannot run {cc}: {e}"));
         assert!(status.success(), "{cc} failed to build {src}");
     }
+    // The warm-image preload library (see src/warm/mod.rs), embedded with include_bytes!.
+    let src = "src/warm/preload.c";
+    println!("cargo:rerun-if-changed={src}");
+    let status = Command::new(&cc)
+        .args([
+            "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o",
+        ])
+        .arg(out.join("libspawn_fast_warm.so"))
+        .arg(src)
+        .arg("-ldl")
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cc}: {e}"));
+    assert!(status.success(), "{cc} failed to build {src}");
     println!("cargo:rerun-if-env-changed=CC");
 }

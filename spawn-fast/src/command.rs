@@ -253,24 +253,52 @@ impl Command {
         self.spawn()?.wait()
     }
 
+    /// Spawns from a `WarmTemplate`'s image.
+    pub(crate) fn spawn_warm(&mut self, image: &crate::warm::Image) -> io::Result<Child> {
+        self.spawn_with_defaults_in([Stdio::Inherit; 3], Some(image))
+    }
+
+    /// `output`, from a `WarmTemplate`'s image.
+    pub(crate) fn output_warm(&mut self, image: &crate::warm::Image) -> io::Result<Output> {
+        self.spawn_with_defaults_in([Stdio::Null, Stdio::Piped, Stdio::Piped], Some(image))?
+            .wait_with_output()
+    }
+
     fn spawn_with_defaults(&mut self, defaults: [Stdio; 3]) -> io::Result<Child> {
+        self.spawn_with_defaults_in(defaults, None)
+    }
+
+    fn spawn_with_defaults_in(
+        &mut self,
+        defaults: [Stdio; 3],
+        image: Option<&crate::warm::Image>,
+    ) -> io::Result<Child> {
         let t_enter_ns = monotonic_ns();
         marks::spawn_fast_mark_enter(0);
-        let r = self.spawn_inner(defaults, t_enter_ns);
+        let r = self.spawn_inner(defaults, t_enter_ns, image);
         marks::spawn_fast_mark_return(r.as_ref().map_or(0, |c| c.pid as u64));
         r
     }
 
-    fn spawn_inner(&mut self, defaults: [Stdio; 3], t_enter_ns: u64) -> io::Result<Child> {
+    fn spawn_inner(
+        &mut self,
+        defaults: [Stdio; 3],
+        t_enter_ns: u64,
+        image: Option<&crate::warm::Image>,
+    ) -> io::Result<Child> {
         self.validate()?;
         let stdio = self.setup_stdio(defaults)?;
         let plan = self.plan(&stdio.maps)?;
         let raw = plan.raw();
-        let strategy = match self.strategy {
-            Strategy::Auto => crate::spawn::auto_direct(),
-            s => s,
+        let strategy = match (self.strategy, image) {
+            (_, Some(_)) => Strategy::Warm,
+            (Strategy::Auto, None) => crate::spawn::auto_direct(),
+            (s, None) => s,
         };
-        let (pid, pidfd, handle) = if strategy == Strategy::Zygote {
+        let (pid, pidfd, handle) = if strategy == Strategy::Warm {
+            let s = crate::warm::spawn(&plan.program, &raw, self.close_other_fds, image)?;
+            (s.pid, s.pidfd, Handle::Direct)
+        } else if strategy == Strategy::Zygote {
             let z = crate::zygote::spawn(&raw)?;
             (z.pid, Some(z.pidfd), Handle::Zygote { status: z.status })
         } else {

@@ -16,6 +16,7 @@
 //! | `PosixSpawn` | glibc `posix_spawn` | no (glibc uses `CLONE_VM`) | what std uses; no uid/gid |
 //! | `Clone3` | `clone3(CLONE_VM\|CLONE_VFORK\|CLONE_CLEAR_SIGHAND)` on a dedicated per-thread stack + `execveat` on a cached O_PATH fd | no | the kernel resets caught handlers, so the child skips the 64-signal walk |
 //! | `Zygote` | a runner process forked once spawns for us; fds pass over a unix socket | no | see [`zygote`] |
+//! | `Warm` | fork a parked image of the program (stopped before `main`) with `CLONE_PARENT`: no exec, no dynamic loader | no | dynamically linked glibc programs only; opt-in; see [`warm`] |
 //!
 //! Every strategy runs the same child-side plan ([`Command`] is turned into argv/envp arrays,
 //! an fd plan and flags before the clone), so all of them support the same features, except that
@@ -26,7 +27,8 @@
 //! this API can express, because the child only runs prepared, allocation-free, lock-free raw
 //! system calls with all signals blocked. `Auto` never picks `Zygote` (it is slower per spawn;
 //! choose it explicitly when the caller must never share its address space with a child, e.g.
-//! under sanitizers, or when clone-family calls are forbidden in the caller), nor `Fork`.
+//! under sanitizers, or when clone-family calls are forbidden in the caller), nor `Fork`, nor
+//! `Warm` (its children share the image's ASLR layout and constructor state; see [`warm`]).
 //!
 //! # Safety between clone and exec
 //!
@@ -101,6 +103,7 @@ mod template;
 pub mod bench;
 pub mod children;
 pub mod marks;
+pub mod warm;
 pub mod zygote;
 
 pub use child::{Child, ExitStatus, Output};
@@ -109,3 +112,4 @@ pub use marks::Timing;
 pub use strategy::{ParseStrategyError, Strategy};
 pub use sys::monotonic_ns;
 pub use template::Template;
+pub use warm::{WarmError, WarmTemplate};

@@ -19,6 +19,9 @@ pub enum Strategy {
     Clone3,
     /// A long-lived runner process spawns on our behalf.
     Zygote,
+    /// Fork a parked image of a dynamically linked glibc program: no exec, no loader (see
+    /// [`crate::warm`]). Opt-in only: `Auto` never picks it.
+    Warm,
     /// The fastest strategy that is safe for the request.
     #[default]
     Auto,
@@ -32,6 +35,7 @@ impl Strategy {
         Strategy::PosixSpawn,
         Strategy::Clone3,
         Strategy::Zygote,
+        Strategy::Warm,
     ];
 
     /// The name used by `FromStr`/`Display`.
@@ -42,6 +46,7 @@ impl Strategy {
             Strategy::PosixSpawn => "posix-spawn",
             Strategy::Clone3 => "clone3",
             Strategy::Zygote => "zygote",
+            Strategy::Warm => "warm",
             Strategy::Auto => "auto",
         }
     }
@@ -55,7 +60,9 @@ impl fmt::Display for Strategy {
 
 /// An unknown strategy name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown spawn strategy {0:?} (expected fork, vfork, posix-spawn, clone3, zygote or auto)")]
+#[error(
+    "unknown spawn strategy {0:?} (expected fork, vfork, posix-spawn, clone3, zygote, warm or auto)"
+)]
 pub struct ParseStrategyError(pub String);
 
 impl FromStr for Strategy {
@@ -67,6 +74,7 @@ impl FromStr for Strategy {
             "posix-spawn" | "posix_spawn" | "posixspawn" => Strategy::PosixSpawn,
             "clone3" => Strategy::Clone3,
             "zygote" => Strategy::Zygote,
+            "warm" => Strategy::Warm,
             "auto" => Strategy::Auto,
             _ => return Err(ParseStrategyError(s.to_string())),
         })

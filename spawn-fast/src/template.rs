@@ -15,7 +15,8 @@ use std::sync::OnceLock;
 ///
 /// `spawn` takes `&self`, so one template can be shared by many threads. With `Fork`, `Vfork`,
 /// `Clone3` and `Auto`, a spawn makes no Rust heap allocation at all (tested with a counting
-/// allocator). `PosixSpawn` lets glibc allocate its file actions; `Zygote` builds a request.
+/// allocator). `PosixSpawn` lets glibc allocate its file actions; `Zygote` and `Warm` build a
+/// request (`Warm` uses the process-wide image cache; see [`crate::WarmTemplate`] to hold one).
 ///
 /// Stdio may be `Inherit`, `Null` (one `/dev/null` fd held by the template) or `Fd`; `Piped`
 /// needs a new pipe per spawn and is refused. An environment left untouched is read from
@@ -82,7 +83,11 @@ impl Template {
 
     fn spawn_inner(&self, t_enter_ns: u64) -> io::Result<Child> {
         let raw = self.plan.raw();
-        let (pid, pidfd, handle) = if self.strategy == Strategy::Zygote {
+        let (pid, pidfd, handle) = if self.strategy == Strategy::Warm {
+            let close_others = !self.plan.gaps.is_empty();
+            let s = crate::warm::spawn(&self.plan.program, &raw, close_others, None)?;
+            (s.pid, s.pidfd, Handle::Direct)
+        } else if self.strategy == Strategy::Zygote {
             let z = crate::zygote::spawn(&raw)?;
             (z.pid, Some(z.pidfd), Handle::Zygote { status: z.status })
         } else {

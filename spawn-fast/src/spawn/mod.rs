@@ -39,7 +39,7 @@ pub(crate) fn spawn_direct(
         Strategy::Vfork => vfork::spawn(plan, need_pidfd),
         Strategy::PosixSpawn => posix::spawn(plan, need_pidfd, autoreaped),
         Strategy::Clone3 => clone3::spawn(plan, need_pidfd),
-        Strategy::Zygote | Strategy::Auto => Err(io::Error::new(
+        Strategy::Zygote | Strategy::Warm | Strategy::Auto => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "spawn_direct takes a direct strategy",
         )),

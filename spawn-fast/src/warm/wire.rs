@@ -1,0 +1,68 @@
+//! The request/response format between a caller and a parked image (one unix stream socket).
+//! Mirrored by `struct req` / `struct resp` in `preload.c`.
+//!
+//! Request: a `Req`, carrying the fds as SCM_RIGHTS on its first byte, then `payload_len`
+//! bytes: `nops` × (index into the fds, child fd) as two i32, the cwd (if `has_cwd`), then
+//! `argc` argv strings and `envc` environment strings, each NUL-terminated and contiguous (the
+//! child points `/proc/self/cmdline` at them). Response: a `Resp`, with the child's pidfd as
+//! SCM_RIGHTS when `err == 0`, sent as soon as the child exists; the child reports a failed
+//! step (errno, 4 bytes) on the caller's pipe, whose last write end closes when `main` is next. The image greets with a `Resp` of magic `MAGIC_HELLO` once parked.
+
+pub(crate) const MAGIC_REQ: u32 = 0x5346_5752;
+pub(crate) const MAGIC_RESP: u32 = 0x5346_5741;
+pub(crate) const MAGIC_HELLO: u32 = 0x5346_5748;
+/// Most fds one request may pass (the kernel's SCM_MAX_FD is 253).
+pub(crate) const MAX_FDS: usize = 240;
+/// Largest payload the image accepts.
+pub(crate) const MAX_PAYLOAD: usize = 16 << 20;
+/// Most argv + env strings per request.
+pub(crate) const MAX_STRINGS: usize = 1 << 20;
+/// Why an image refused to park (`Resp::why` of the greeting).
+pub(crate) const NO_PARK_THREADS: i32 = 1;
+pub(crate) const NO_PARK_TID: i32 = 2;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Req {
+    pub magic: u32,
+    pub payload_len: u32,
+    pub argc: u32,
+    pub envc: u32,
+    pub nops: u32,
+    pub nfds: u32,
+    pub flags: u32,
+    pub umask: u32,
+    pub pgroup: i32,
+    pub caller_pgrp: i32,
+    pub uid: u32,
+    pub gid: u32,
+    pub cwd_fd_idx: i32,
+    pub has_cwd: i32,
+    pub nice: i32,
+    /// The caller's pipe (write end) for the child's errno; EOF means the program runs.
+    pub err_fd_idx: i32,
+    pub sigmask: u64,
+    pub ignore: u64,
+    pub cpus: [u64; 16],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Resp {
+    pub magic: u32,
+    pub pid: i32,
+    pub err: i32,
+    pub why: i32,
+}
+
+const _: () = assert!(size_of::<Req>() == 208 && size_of::<Resp>() == 16);
+
+/// Space for a cmsg carrying `n` fds (x86_64: 16-byte header, data rounded up to 8).
+pub(crate) const fn cmsg_space(n: usize) -> usize {
+    16 + (n * 4).div_ceil(8) * 8
+}
+
+pub(crate) fn as_bytes<T: Copy>(v: &T) -> &[u8] {
+    // SAFETY: T is one of the repr(C) integer structs above (no padding), read as bytes.
+    unsafe { std::slice::from_raw_parts(v as *const T as *const u8, size_of::<T>()) }
+}
