@@ -1,7 +1,8 @@
 //! `spawnprof compare` end to end, as root: a dynamic and a static child, with the probes
-//! really loaded for the phases. Asserted: the sign of the difference (a 5-8x gap that load
-//! does not turn around in every single run) and structural facts of the phases (a static
-//! child has no startup phase at all), never a timing ratio's size.
+//! really loaded for the phases. Asserted: the sign of the median ratio (a 5-8x gap that load
+//! would have to turn around in half the runs) and structural facts of the phases (a static
+//! child has no startup phase at all), never a ratio's size or its interval: on a loaded
+//! machine a single run can flip, which moves the interval's end but not the median.
 mod common;
 
 use common::{capable, exit0};
@@ -13,15 +14,19 @@ fn static_child_is_faster_and_startup_carries_the_difference() {
         return;
     }
     let out = common::spawnprof()
-        .args(["compare", "--runs", "6", "--warmup", "1", "--spawns", "5"])
+        .args(["compare", "--runs", "6", "--warmup", "1", "--spawns", "9"])
         .args(["--seed", "1", "--json", "/bin/true", exit0()])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["faster"], exit0(), "{v:#}");
-    assert!(v["ci"][0].as_f64().unwrap() > 1.0, "{v:#}");
+    let ratio = v["ratio"].as_f64().unwrap();
+    assert!(ratio > 1.0, "{v:#}");
+    // Named faster, or no verdict when a disturbed run widened the interval past 1.
+    assert!(v["faster"] == exit0() || v["faster"].is_null(), "{v:#}");
+    let (lo, hi) = (v["ci"][0].as_f64().unwrap(), v["ci"][1].as_f64().unwrap());
+    assert!(lo <= ratio && ratio <= hi, "{v:#}");
     let report = &v["report"];
     assert_eq!(report["runs"], 6);
     let a_startup = report["commands"][0]["phases_ns"]["startup"].as_f64();
@@ -32,8 +37,9 @@ fn static_child_is_faster_and_startup_carries_the_difference() {
     );
     assert_eq!(v["phase_diff_ns"]["startup"].as_f64(), a_startup, "{v:#}");
     let verdict = v["verdict"].as_str().unwrap();
+    let named = format!("{} is ", exit0());
     assert!(
-        verdict.starts_with(&format!("{} is ", exit0())),
+        verdict.starts_with(&named) || verdict.starts_with("no difference"),
         "{verdict}"
     );
 }
