@@ -26,7 +26,7 @@ pub fn run(install_root: Option<&Path>) -> Result<()> {
     ensure_rust_src()?;
     linker::ensure(install_root)?;
     ensure_tracefs()?;
-    ensure_prometheus()?;
+    ensure_test_packages()?;
     println!("[ok] setup finished in {}", util::secs(start.elapsed()));
     Ok(())
 }
@@ -80,26 +80,55 @@ fn ensure_rust_src() -> Result<()> {
     Ok(())
 }
 
-/// The Prometheus server the `spawnprof serve` integration test scrapes with.
-fn ensure_prometheus() -> Result<()> {
-    let step = "checking for prometheus";
-    if let Ok(version) = util::output(step, Command::new("prometheus").arg("--version")) {
-        let first = version.lines().next().unwrap_or("").trim().to_string();
-        report("ok", format!("prometheus found ({first})"));
+/// Debian packages the root tests run: (package, a file it installs, why).
+const TEST_PACKAGES: [(&str, &str, &str); 2] = [
+    (
+        "prometheus",
+        "/usr/bin/prometheus",
+        "the serve test scrapes spawnprof with it; promtool checks the shipped alert rules",
+    ),
+    (
+        "busybox-static",
+        "/usr/bin/busybox",
+        "the loss test needs a static shell that never reaches libc's start-up",
+    ),
+];
+
+/// Installs the missing [`TEST_PACKAGES`] with one apt-get update and one install.
+fn ensure_test_packages() -> Result<()> {
+    let mut missing = Vec::new();
+    for (package, file, why) in TEST_PACKAGES {
+        if Path::new(file).exists() && dpkg_installed(package) {
+            report("ok", format!("{package} installed ({file})"));
+        } else {
+            report("..", format!("{package} missing: {why}"));
+            missing.push(package);
+        }
+    }
+    if missing.is_empty() {
         return Ok(());
     }
     util::run(
-        "updating the apt package lists (for prometheus)",
+        "updating the apt package lists",
         Command::new("apt-get").arg("update"),
     )?;
     util::run(
-        "installing prometheus (the serve test scrapes spawnprof with it)",
+        "installing the packages the root tests need",
         Command::new("apt-get")
-            .args(["install", "-y", "prometheus"])
+            .args(["install", "-y"])
+            .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;
-    report("done", "installed prometheus");
+    report("done", format!("installed {}", missing.join(", ")));
     Ok(())
+}
+
+/// Whether dpkg has `package` installed (a dynamic busybox also installs /usr/bin/busybox).
+fn dpkg_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
 }
 
 fn ensure_tracefs() -> Result<()> {
