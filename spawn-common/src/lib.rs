@@ -9,6 +9,9 @@
 //! The meaning of `Event::arg0..arg2` depends on `Header::kind`; see [`kind`].
 #![no_std]
 
+mod ident;
+pub use ident::{PidNsOffsets, ident_origin};
+
 /// Length of a task's `comm`, including the NUL.
 pub const COMM_LEN: usize = 16;
 /// Bytes of an exec filename kept per exec attempt (longer names are cut, never dropped).
@@ -62,6 +65,14 @@ pub mod kind {
     /// in the kernel; written just before the [`EXEC_ENTER`] it names. Carried by a
     /// [`super::FdPathEvent`].
     pub const FD_PATH: u32 = 16;
+    /// Who the current task is, for container attribution, written by the task itself at
+    /// its first run (clone returning 0 in a new process) and after each successful exec
+    /// (container runtimes move their init into the container's cgroup just before it
+    /// execs). Carried by an [`super::Event`]: `arg0` = cgroup v2 id
+    /// (`bpf_get_current_cgroup_id`), `arg1` = pid in the task's own pid namespace (low 32
+    /// bits) | that namespace's inode << 32 (both 0 when the loader found no BTF offsets),
+    /// `arg2` = one of [`super::ident_origin`].
+    pub const TASK_IDENT: u32 = 17;
 }
 
 /// Syscalls named in events.
@@ -361,6 +372,15 @@ pub struct Config {
     /// Depth of that cgroup below the root (for `bpf_get_current_ancestor_cgroup_id`).
     pub cgroup_level: u32,
     pub _pad: u32,
+    /// Device and inode of spawnprof's own pid namespace (kernel `dev_t` encoding), 0 when
+    /// it runs in the host's (initial) one. Then `self_tgid` and the pids in `NS_FOLLOW`
+    /// are pids of that namespace, translated in the kernel with
+    /// `bpf_get_ns_current_pid_tgid`, because user space there cannot learn host pids.
+    pub pidns_dev: u64,
+    pub pidns_ino: u64,
+    /// Non-zero when `NS_FOLLOW` holds pids to follow (`--pid` inside a pid namespace).
+    pub ns_follow: u32,
+    pub _pad2: u32,
 }
 
 /// Indices into the probes' per-CPU counter array.
@@ -371,7 +391,27 @@ pub mod counter {
     pub const UNTIMED_FAULTS: u32 = 1;
     /// In-flight fault state dropped because its map was full.
     pub const FAULT_STATE_FULL: u32 = 2;
-    pub const COUNT: u32 = 3;
+    /// A new process could not be followed (FOLLOWED full): its own events and its subtree
+    /// are not recorded.
+    pub const FOLLOWED_FULL: u32 = 3;
+    /// A startup window could not be opened (STARTUP full): that exec's startup is absent.
+    pub const STARTUP_FULL: u32 = 4;
+    /// A waitid's `infop` could not be kept (WAITID_INFOP full): that reap is absent.
+    pub const WAITID_FULL: u32 = 5;
+    /// Spawns (task_newtask) made by tasks in scope, counted before anything can be lost:
+    /// the independent total that records plus losses must add up to.
+    pub const SPAWNS: u32 = 6;
+    /// Spawns whose task_newtask record did not fit in the ring buffer: no record at all
+    /// (also counted in [`LOST_EVENTS`]).
+    pub const LOST_SPAWNS: u32 = 7;
+    pub const COUNT: u32 = 8;
+}
+
+/// Maps whose size the loader can shrink for tests (`SPAWNPROF_TEST_MAP_SIZES`), by name.
+pub mod sized_maps {
+    pub const PROC: &str = "PROC";
+    pub const STARTUP: &str = "STARTUP";
+    pub const WAITID_INFOP: &str = "WAITID_INFOP";
 }
 
 /// Map names shared by the probes and the loader.
@@ -379,6 +419,8 @@ pub mod maps {
     pub const EVENTS: &str = "EVENTS";
     pub const FOLLOWED: &str = "FOLLOWED";
     pub const COUNTERS: &str = "COUNTERS";
+    /// Pids of spawnprof's own pid namespace to follow (see `Config::ns_follow`).
+    pub const NS_FOLLOW: &str = "NS_FOLLOW";
 }
 
 /// Size in bytes of the ring buffer (a power of two, as the kernel requires).
@@ -391,4 +433,5 @@ mod pod {
     unsafe impl aya::Pod for super::Layout {}
     unsafe impl aya::Pod for super::Config {}
     unsafe impl aya::Pod for super::KernelOffsets {}
+    unsafe impl aya::Pod for super::PidNsOffsets {}
 }

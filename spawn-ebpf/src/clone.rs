@@ -1,14 +1,14 @@
 //! The parent's side of a spawn: the clone-family syscalls and the scheduler's view of the new
 //! task (`task_newtask` once `copy_process` is done, `sched_process_fork`, `sched_wakeup_new`).
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
-use spawn_common::{clone_flags as cf, kind, syscall};
+use spawn_common::{clone_flags as cf, counter, kind, syscall};
 
 use crate::{
     emit::event,
     faults,
     state::{
-        FOLLOWED, ROLE_CHILD_ONLY, ROLE_FULL, config, current, followed, followed_parent, layout,
-        watched,
+        FOLLOWED, ROLE_CHILD_ONLY, ROLE_FULL, bump, config, current, followed, followed_parent,
+        layout, watched,
     },
 };
 
@@ -41,6 +41,10 @@ fn exit(ctx: &TracePointContext, syscall: u64) {
         return;
     }
     event(kind::CLONE_EXIT, tid, tgid, syscall, ret as u64, 0);
+    // A new process's first run: say who it is now, whatever it does next.
+    if ret == 0 && tid == tgid {
+        crate::ident::emit(tid, tgid, spawn_common::ident_origin::FIRST_RUN);
+    }
 }
 
 #[tracepoint]
@@ -115,6 +119,8 @@ pub fn task_newtask(ctx: TracePointContext) -> u32 {
         return 0;
     }
     let child = child as u32;
+    // Counted before anything can fail: records + counted losses must add up to this.
+    bump(counter::SPAWNS);
     if flags & cf::CLONE_THREAD == 0 {
         let cfg = config();
         let role = if cfg.children != 0 || watched(tid) {
@@ -123,11 +129,14 @@ pub fn task_newtask(ctx: TracePointContext) -> u32 {
             ROLE_CHILD_ONLY
         };
         if cfg.follow_all == 0 && FOLLOWED.insert(child, role, 0).is_err() {
-            aya_log_ebpf::warn!(&ctx, "spawnprof: cannot follow pid {}: map full", child);
+            bump(counter::FOLLOWED_FULL);
         }
         faults::on_new_process(tgid, child, flags);
     }
-    event(kind::TASK_NEWTASK, tid, tgid, child as u64, flags, 0);
+    // This record is the spawn's only proof of creation: without it there is no record.
+    if !event(kind::TASK_NEWTASK, tid, tgid, child as u64, flags, 0) {
+        bump(counter::LOST_SPAWNS);
+    }
     0
 }
 

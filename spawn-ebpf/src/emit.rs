@@ -27,9 +27,10 @@ pub fn comm() -> [u8; COMM_LEN] {
     bpf_get_current_comm().unwrap_or([0; COMM_LEN])
 }
 
-/// Emit one fixed-size event for the current task.
+/// Emit one fixed-size event for the current task. `false` when the ring buffer was full
+/// (counted here; callers whose record carries more than itself count that too).
 #[inline(always)]
-pub fn event(kind: u32, tid: u32, tgid: u32, arg0: u64, arg1: u64, arg2: u64) {
+pub fn event(kind: u32, tid: u32, tgid: u32, arg0: u64, arg1: u64, arg2: u64) -> bool {
     let ev = Event {
         hdr: header(kind, tid, tgid),
         arg0,
@@ -39,5 +40,7 @@ pub fn event(kind: u32, tid: u32, tgid: u32, arg0: u64, arg1: u64, arg2: u64) {
     };
     if EVENTS.output::<Event>(&ev, NO_WAKEUP).is_err() {
         bump(counter::LOST_EVENTS);
+        return false;
     }
+    true
 }

@@ -121,10 +121,17 @@ fn exit(ctx: &TracePointContext, syscall: u64) {
     let ret: i64 = read(ctx, layout().sys_exit_ret).unwrap_or(i64::MIN);
     if ret == 0 {
         // Startup marks (uprobes in ld.so and libc) are wanted from now until libc starts main.
-        let _ = STARTUP.insert(tgid, 1, 0);
+        if STARTUP.insert(tgid, 1, 0).is_err() {
+            bump(counter::STARTUP_FULL);
+        }
         faults::on_exec_success(tgid);
     }
     event(kind::EXEC_EXIT, tid, tgid, syscall, ret as u64, 0);
+    // The cgroup the new program runs in (runtimes move a container's init just before it
+    // execs); after the exit event so that the assembler already knows the exec succeeded.
+    if ret == 0 {
+        crate::ident::emit(tid, tgid, spawn_common::ident_origin::EXEC);
+    }
 }
 
 #[tracepoint]

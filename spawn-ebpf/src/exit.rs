@@ -1,11 +1,13 @@
 //! The end of a spawn: exit_group, the scheduler's exit, and the parent's wait returning.
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
-use spawn_common::{kind, syscall};
+use spawn_common::{counter, kind, syscall};
 
 use crate::{
     emit::event,
     faults,
-    state::{FOLLOWED, STARTUP, WAITID_INFOP, config, current, followed, followed_parent, layout},
+    state::{
+        FOLLOWED, STARTUP, WAITID_INFOP, bump, config, current, followed, followed_parent, layout,
+    },
 };
 
 /// Offset of `si_pid` in x86_64's `siginfo_t` (uapi: three ints, padding, then the union).
@@ -74,7 +76,9 @@ pub fn sys_enter_waitid(ctx: TracePointContext) -> u32 {
     let (tid, tgid) = current();
     if followed_parent(tid, tgid) {
         let infop: u64 = read(&ctx, layout().waitid_infop).unwrap_or(0);
-        let _ = WAITID_INFOP.insert(tid, infop, 0);
+        if WAITID_INFOP.insert(tid, infop, 0).is_err() {
+            bump(counter::WAITID_FULL);
+        }
     }
     0
 }

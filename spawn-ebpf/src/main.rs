@@ -14,6 +14,7 @@ mod exec_marks;
 mod exit;
 mod faults;
 mod fdpath;
+mod ident;
 mod startup;
 mod state;
 

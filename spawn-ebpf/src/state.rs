@@ -2,7 +2,7 @@
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, generated::bpf_get_current_ancestor_cgroup_id},
     macros::map,
-    maps::{Array, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
 use spawn_common::{Config, FaultTotals, Layout, RING_BYTES, counter};
 
@@ -20,31 +20,53 @@ static CONFIG: Config = Config {
     cgroup_id: 0,
     cgroup_level: 0,
     _pad: 0,
+    pidns_dev: 0,
+    pidns_ino: 0,
+    ns_follow: 0,
+    _pad2: 0,
 };
+
+/// spawnprof's own host tgid once the probes have seen it, when it runs in a pid namespace
+/// of its own (then `CONFIG.self_tgid` is only its pid in that namespace). Written once.
+static mut SELF_HOST_TGID: u32 = 0;
 
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
 
-/// Processes (tgids) being followed in trace mode. LRU so that a process we never see exit
-/// (missed event) cannot fill the map for good.
+// The per-process maps below are plain hash maps, not LRU: an LRU map that is full evicts
+// the state of some *live* process without a trace (an evicted FOLLOWED entry silently drops
+// a whole subtree), while a plain map refuses the new insert, which the probes count
+// (`counter::*_FULL`). Entries leave at `sched_process_exit`, a scheduler tracepoint every
+// process passes, so a plain map only fills with more live processes than slots. Their sizes
+// can be shrunk for tests (the loader's `SPAWNPROF_TEST_MAP_SIZES`).
+
+/// Processes (tgids) being followed in trace mode (removed at their exit).
 #[map]
-pub static FOLLOWED: LruHashMap<u32, u32> = LruHashMap::with_max_entries(65_536, 0);
+pub static FOLLOWED: HashMap<u32, u32> = HashMap::with_max_entries(65_536, 0);
 
 /// Slot 0: the tid of the analyzer thread whose children are followed (0 = none). The traced
 /// command is spawned by that thread, so its own spawn is recorded like any other.
 #[map]
 pub static WATCH: Array<u32> = Array::with_max_entries(1, 0);
 
+/// `--pid` inside a pid namespace: pids of spawnprof's namespace to follow, with their role.
+/// A task found here is moved to [`FOLLOWED`] under its host pid on its first probe hit.
+#[map]
+pub static NS_FOLLOW: aya_ebpf::maps::LruHashMap<u32, u32> =
+    aya_ebpf::maps::LruHashMap::with_max_entries(4_096, 0);
+
 #[map]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
 
-/// waitid's `infop` pointer between syscall entry and exit, by tid.
+/// waitid's `infop` pointer between syscall entry and exit, by tid (the syscall exit
+/// tracepoint runs even when a signal ends the call, and removes it).
 #[map]
-pub static WAITID_INFOP: LruHashMap<u32, u64> = LruHashMap::with_max_entries(16_384, 0);
+pub static WAITID_INFOP: HashMap<u32, u64> = HashMap::with_max_entries(16_384, 0);
 
-/// Processes between a successful exec and `__libc_start_main` (startup marks are wanted).
+/// Processes between a successful exec and `__libc_start_main` (startup marks are wanted);
+/// removed there or at the process's exit (a static program never reaches libc.so's mark).
 #[map]
-pub static STARTUP: LruHashMap<u32, u32> = LruHashMap::with_max_entries(16_384, 0);
+pub static STARTUP: HashMap<u32, u32> = HashMap::with_max_entries(16_384, 0);
 
 /// Page-fault attribution state of one followed process.
 #[repr(C)]
@@ -60,7 +82,7 @@ pub struct ProcFaults {
 }
 
 #[map]
-pub static PROC: LruHashMap<u32, ProcFaults> = LruHashMap::with_max_entries(65_536, 0);
+pub static PROC: HashMap<u32, ProcFaults> = HashMap::with_max_entries(65_536, 0);
 
 /// A fault between its entry (tracepoint) and exit (perf event), one slot per CPU: a minor
 /// fault starts and ends on the same CPU, and a per-CPU slot costs no hash-map insert and
@@ -118,7 +140,7 @@ pub fn role(tid: u32, tgid: u32) -> u32 {
     if watched(tid) {
         return ROLE_FULL;
     }
-    if tgid == cfg.self_tgid {
+    if is_self(tgid, &cfg) {
         return 0;
     }
     if cfg.follow_all != 0 {
@@ -129,7 +151,49 @@ pub fn role(tid: u32, tgid: u32) -> u32 {
         };
     }
     // SAFETY: a u32 read from a live map value.
-    FOLLOWED.get_ptr(tgid).map_or(0, |v| unsafe { *v })
+    match FOLLOWED.get_ptr(tgid).map(|v| unsafe { *v }) {
+        Some(r) => r,
+        None if cfg.ns_follow != 0 => follow_from_ns(tgid, &cfg),
+        None => 0,
+    }
+}
+
+/// Is the current task spawnprof itself? In the host's pid namespace that is a compare; in
+/// a namespace of its own, its host tgid is learnt from its first probe hit.
+#[inline(always)]
+fn is_self(tgid: u32, cfg: &Config) -> bool {
+    if cfg.pidns_ino == 0 {
+        return tgid == cfg.self_tgid;
+    }
+    let slot = core::ptr::addr_of_mut!(SELF_HOST_TGID);
+    // SAFETY: a u32 global of this object; racing writers store the same value.
+    let known = unsafe { core::ptr::read_volatile(slot) };
+    if known != 0 {
+        return tgid == known;
+    }
+    match crate::ident::in_our_ns(cfg) {
+        Some((_, ns_tgid)) if ns_tgid == cfg.self_tgid => {
+            // SAFETY: as above.
+            unsafe { core::ptr::write_volatile(slot, tgid) };
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A task named by its pid in spawnprof's namespace: follow it under its host pid from now on.
+#[inline(always)]
+fn follow_from_ns(tgid: u32, cfg: &Config) -> u32 {
+    let Some((_, ns_tgid)) = crate::ident::in_our_ns(cfg) else {
+        return 0;
+    };
+    // SAFETY: a u32 read from a live map value.
+    let Some(role) = NS_FOLLOW.get_ptr(ns_tgid).map(|v| unsafe { *v }) else {
+        return 0;
+    };
+    let _ = FOLLOWED.insert(tgid, role, 0);
+    let _ = NS_FOLLOW.remove(ns_tgid);
+    role
 }
 
 /// Should the current task's own events (first run, exec, exit, faults) be recorded?

@@ -6,6 +6,10 @@ use aya::maps::{MapData, RingBuf};
 
 use crate::{
     assemble::{Assembler, AssemblerStats},
+    container::{
+        identify,
+        resolve::{CgroupResolver, Resolved},
+    },
     decode::{RawEvent, decode},
     record::SpawnRecord,
 };
@@ -14,7 +18,12 @@ pub struct Collector {
     ring: RingBuf<MapData>,
     asm: Assembler,
     decode_errors: u64,
+    /// Undecodable records whose header says `task_newtask`: spawns with no record.
+    decode_error_spawns: u64,
+    /// Records released whose creation was seen (the ones that balance the kernel's count).
+    spawn_records: u64,
     fd_names: FdNames,
+    cgroups: Cgroups,
 }
 
 impl Collector {
@@ -23,7 +32,10 @@ impl Collector {
             ring,
             asm,
             decode_errors: 0,
+            decode_error_spawns: 0,
+            spawn_records: 0,
             fd_names: FdNames::default(),
+            cgroups: Cgroups::open(),
         }
     }
 
@@ -50,17 +62,41 @@ impl Collector {
     pub fn ready(&mut self) -> Vec<SpawnRecord> {
         // spawn-fast's clock is CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`.
         self.asm.advance_to(spawn_fast::monotonic_ns());
-        self.asm.drain_ready()
+        let mut recs = self.asm.drain_ready();
+        recs.iter_mut().for_each(|r| self.cgroups.annotate(r));
+        self.count(&recs);
+        recs
     }
 
     /// Consumes what is left and returns every open record (incomplete ones say so).
     pub fn finish(&mut self) -> Vec<SpawnRecord> {
         self.drain();
-        self.asm.finish()
+        let mut recs = self.asm.finish();
+        recs.iter_mut().for_each(|r| self.cgroups.annotate(r));
+        self.count(&recs);
+        recs
+    }
+
+    fn count(&mut self, recs: &[SpawnRecord]) {
+        // A record has a ppid exactly when its task_newtask was seen (see the assembler).
+        self.spawn_records += recs.iter().filter(|r| r.ppid.is_some()).count() as u64;
     }
 
     pub fn decode_errors(&self) -> u64 {
         self.decode_errors
+    }
+
+    /// The user-side part of [`crate::losses::Losses`].
+    pub fn add_losses(&self, l: &mut crate::losses::Losses) {
+        l.decode_errors = self.decode_errors;
+        l.decode_error_spawns = self.decode_error_spawns;
+        l.evicted_records = self.asm.stats().evicted;
+    }
+
+    /// Records released so far whose spawn began while tracing (one per kernel-counted
+    /// spawn that reached user space).
+    pub fn spawn_records(&self) -> u64 {
+        self.spawn_records
     }
 
     pub fn assembler_stats(&self) -> AssemblerStats {
@@ -77,6 +113,11 @@ impl Collector {
             match decode(&item) {
                 Ok(mut ev) => {
                     self.fd_names.observe(&mut ev);
+                    // Named now, while the cgroup most likely still exists (a container that
+                    // ran one short command may be gone by the time its record completes).
+                    if let RawEvent::Ident { cgroup_id, .. } = ev {
+                        self.cgroups.resolve(cgroup_id);
+                    }
                     // A walked path only names the exec that follows it.
                     if !matches!(ev, RawEvent::FdPath { .. }) {
                         self.asm.push(ev)
@@ -84,6 +125,7 @@ impl Collector {
                 }
                 Err(e) => {
                     self.decode_errors += 1;
+                    self.decode_error_spawns += u64::from(is_spawn_record(&item));
                     log::warn!("undecodable event: {e}");
                 }
             }
@@ -151,6 +193,52 @@ impl FdNames {
     }
 }
 
+/// Does this (undecodable) record say it is a `task_newtask`? The kind is the first field of
+/// every record; a record too short to hold it is not counted as a spawn.
+fn is_spawn_record(bytes: &[u8]) -> bool {
+    bytes
+        .get(..4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .is_some_and(|k| u32::from_ne_bytes(k) == spawn_common::kind::TASK_NEWTASK)
+}
+
+/// Cgroup ids to paths and container identities (see `crate::container`).
+struct Cgroups {
+    resolver: Result<CgroupResolver, String>,
+}
+
+impl Cgroups {
+    fn open() -> Self {
+        Cgroups {
+            resolver: CgroupResolver::open().map_err(|e| e.to_string()),
+        }
+    }
+
+    fn resolve(&mut self, id: u64) -> Resolved {
+        match &mut self.resolver {
+            Ok(r) => r.resolve(id),
+            Err(e) => Resolved::Unknown(e.clone()),
+        }
+    }
+
+    /// Fills the record's cgroup path and container from its kernel-captured cgroup id.
+    fn annotate(&mut self, r: &mut SpawnRecord) {
+        let Some(id) = r.ident.cgroup_id else { return };
+        match self.resolve(id) {
+            Resolved::Path(p) => {
+                r.ident.container = identify(&p);
+                r.ident.cgroup = Some(p);
+            }
+            Resolved::Gone => r.notes.push(format!(
+                "cgroup {id} was removed before spawnprof could name it: no container identity"
+            )),
+            Resolved::Unknown(why) => r
+                .notes
+                .push(format!("cgroup {id} could not be named: {why}")),
+        }
+    }
+}
+
 /// Sleeps until the ring buffer has data or `ms` passed.
 fn wait_readable(fd: i32, ms: i32) {
     let mut pfd = libc::pollfd {
@@ -160,4 +248,18 @@ fn wait_readable(fd: i32, ms: i32) {
     };
     // SAFETY: one valid pollfd for the duration of the call.
     unsafe { libc::poll(&mut pfd, 1, ms) };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn undecodable_spawn_records_are_told_apart() {
+        use spawn_common::kind;
+        let newtask = kind::TASK_NEWTASK.to_ne_bytes();
+        // A truncated task_newtask record does not decode, and is a lost spawn.
+        assert!(crate::decode::decode(&newtask).is_err());
+        assert!(super::is_spawn_record(&newtask));
+        assert!(!super::is_spawn_record(&kind::EXEC_EXIT.to_ne_bytes()));
+        assert!(!super::is_spawn_record(&[1, 0]));
+    }
 }

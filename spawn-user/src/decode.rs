@@ -96,6 +96,16 @@ pub enum RawEvent {
         path: String,
         truncated: bool,
     },
+    /// Who the current task is (`spawn_common::kind::TASK_IDENT`): its cgroup v2 id and its
+    /// pid in its own pid namespace with that namespace's inode (`None` when the probes had
+    /// no BTF offsets for them). `origin` is one of `spawn_common::ident_origin`.
+    Ident {
+        hdr: Header,
+        cgroup_id: u64,
+        ns_pid: Option<u32>,
+        pid_ns: Option<u64>,
+        origin: u64,
+    },
 }
 
 impl RawEvent {
@@ -119,7 +129,8 @@ impl RawEvent {
             | RawEvent::Faults { hdr, .. }
             | RawEvent::PrepMark { hdr }
             | RawEvent::PrepEnd { hdr }
-            | RawEvent::FdPath { hdr, .. } => hdr,
+            | RawEvent::FdPath { hdr, .. }
+            | RawEvent::Ident { hdr, .. } => hdr,
         }
     }
 
@@ -230,7 +241,7 @@ pub fn decode(bytes: &[u8]) -> Result<RawEvent, DecodeError> {
                 totals: f.totals,
             })
         }
-        kind::CLONE_ENTER..=kind::STARTUP_MARK => {
+        kind::CLONE_ENTER..=kind::STARTUP_MARK | kind::TASK_IDENT => {
             let e: Event = read(bytes, k)?;
             Ok(from_event(&e))
         }
@@ -304,6 +315,15 @@ fn from_event(e: &Event) -> RawEvent {
         // spawn-fast's spawn entry (a uprobe in the parent) opens the `prep` phase.
         kind::STARTUP_MARK if a0 == spawn_common::mark::SPAWN_ENTER => RawEvent::PrepMark { hdr },
         kind::STARTUP_MARK if a0 == spawn_common::mark::SPAWN_RETURN => RawEvent::PrepEnd { hdr },
+        // arg1 packs the namespaced pid (low half) and its namespace's inode (high half);
+        // 0 in both means the probes could not read them.
+        kind::TASK_IDENT => RawEvent::Ident {
+            hdr,
+            cgroup_id: a0,
+            ns_pid: Some(a1 as u32).filter(|&p| p != 0),
+            pid_ns: Some(a1 >> 32).filter(|&n| n != 0),
+            origin: e.arg2,
+        },
         // STARTUP_MARK: the only kind left in the range decode() sends here.
         _ => RawEvent::StartupMark { hdr, mark: a0 },
     }
@@ -470,6 +490,32 @@ mod tests {
                 RawEvent::StartupMark {
                     hdr: h(kind::STARTUP_MARK),
                     mark: 2,
+                },
+            ),
+            (
+                ev(
+                    kind::TASK_IDENT,
+                    0x1_0000_2a3f,
+                    (4_026_532_001u64 << 32) | 3,
+                ),
+                RawEvent::Ident {
+                    hdr: h(kind::TASK_IDENT),
+                    cgroup_id: 0x1_0000_2a3f,
+                    ns_pid: Some(3),
+                    pid_ns: Some(4_026_532_001),
+                    // `ev` puts 7 in arg2.
+                    origin: 7,
+                },
+            ),
+            // No BTF offsets: no namespaced pid, the cgroup still.
+            (
+                ev(kind::TASK_IDENT, 9, 0),
+                RawEvent::Ident {
+                    hdr: h(kind::TASK_IDENT),
+                    cgroup_id: 9,
+                    ns_pid: None,
+                    pid_ns: None,
+                    origin: 7,
                 },
             ),
         ];
@@ -654,7 +700,7 @@ mod tests {
 
     #[test]
     fn unknown_kinds_are_errors() {
-        for k in [0, 17, 999, u32::MAX] {
+        for k in [0, 18, 999, u32::MAX] {
             assert_eq!(decode(&ev(k, 0, 0)), Err(DecodeError::UnknownKind(k)));
         }
     }
@@ -672,7 +718,7 @@ mod tests {
             }
             // Plausible kinds too, so that the per-kind paths see garbage lengths and fields.
             if len >= 4 {
-                buf[..4].copy_from_slice(&((x % 18) as u32).to_ne_bytes());
+                buf[..4].copy_from_slice(&((x % 19) as u32).to_ne_bytes());
             }
             let _ = decode(&buf);
             // Unaligned start.

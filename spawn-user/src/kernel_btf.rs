@@ -40,6 +40,38 @@ pub fn kernel_offsets(vmlinux: &Path) -> Result<KernelOffsets, KernelBtfError> {
     })
 }
 
+/// The offsets of the pid-namespace read (`task->thread_pid->numbers[level]`, see
+/// `spawn-ebpf/src/ident.rs`).
+pub fn pidns_offsets(vmlinux: &Path) -> Result<spawn_common::PidNsOffsets, KernelBtfError> {
+    let btf = Btf::from_file(vmlinux)
+        .map_err(|e| KernelBtfError::Read(vmlinux.display().to_string(), e))?;
+    let off = |s: &str, f: &str| field_offset(&btf, s, f);
+    Ok(spawn_common::PidNsOffsets {
+        task_thread_pid: off("task_struct", "thread_pid")?,
+        pid_level: off("pid", "level")?,
+        pid_numbers: off("pid", "numbers")?,
+        upid_size: struct_size(&btf, "upid")?,
+        upid_nr: off("upid", "nr")?,
+        upid_ns: off("upid", "ns")?,
+        pidns_inum: off("pid_namespace", "ns")? + off("ns_common", "inum")?,
+        _pad: 0,
+    })
+}
+
+/// `sizeof(struct name)`.
+pub fn struct_size(btf: &Btf, name: &str) -> Result<u32, KernelBtfError> {
+    let types = btf
+        .resolve_types_by_name(name)
+        .map_err(|e| KernelBtfError::Lookup(format!("struct {name}"), e))?;
+    types
+        .into_iter()
+        .find_map(|t| match t {
+            Type::Struct(s) => Some(s.size() as u32),
+            _ => None,
+        })
+        .ok_or_else(|| KernelBtfError::NoStruct(name.into()))
+}
+
 /// Byte offset of `field` in `struct name`, looking inside anonymous structs and unions.
 pub fn field_offset(btf: &Btf, name: &str, field: &str) -> Result<u32, KernelBtfError> {
     let lookup = |e| KernelBtfError::Lookup(format!("struct {name}"), e);
@@ -110,6 +142,13 @@ mod tests {
         // `len` sits in an anonymous struct inside an anonymous union.
         assert_eq!(field_offset(&btf, "qstr", "len").unwrap(), 4);
         assert_eq!(field_offset(&btf, "qstr", "name").unwrap(), 8);
+        // struct upid { int nr; struct pid_namespace *ns; }: 16 bytes on x86_64.
+        let ns = pidns_offsets(Path::new(VMLINUX)).unwrap();
+        assert_eq!((ns.upid_nr, ns.upid_ns, ns.upid_size), (0, 8, 16), "{ns:?}");
+        assert!(
+            ns.task_thread_pid > 0 && ns.pid_numbers > ns.pid_level,
+            "{ns:?}"
+        );
         let k = kernel_offsets(Path::new(VMLINUX)).unwrap();
         assert!(k.task_files > 0 && k.mount_vfsmount > 0, "{k:?}");
         assert!(matches!(

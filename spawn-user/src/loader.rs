@@ -49,6 +49,8 @@ pub enum LoadError {
     Cpus(String),
     #[error("enabling BPF run-time statistics (BPF_ENABLE_STATS, Linux 5.8): {0}")]
     Stats(aya::sys::SyscallError),
+    #[error(transparent)]
+    TestLimits(#[from] crate::test_limits::TestLimitsError),
 }
 
 /// What to trace.
@@ -64,7 +66,24 @@ pub struct ProbeOptions {
     pub children: bool,
     /// Only tasks inside this cgroup v2 (and its descendants), system-wide mode.
     pub cgroup: Option<CgroupFilter>,
+    /// Attach no syscall tracepoint at all (`--no-syscall-tracepoints`): while any is
+    /// enabled, every task on the host takes the syscall slow path. The phases only syscall
+    /// events bound are then absent from the records.
+    pub no_syscall_tracepoints: bool,
 }
+
+/// What `--no-syscall-tracepoints` still delivers and what it cannot measure (README "How it
+/// works" has the table per mode).
+pub const NO_SYSCALL_PHASES: &str = "no tax on other tasks' syscalls; measured: spawn \
+     creation (task_newtask, fork, wakeup), exec sub-phases exec_teardown and exec_load, \
+     exit, page faults; absent (null, never guessed): prep, copy, queue, setup, exec, \
+     exec_open, exec_finish, startup, run, reap, exit codes, failed execs, exec file names";
+
+/// What the default mode costs tasks that never spawn, for "probes used" (measured on a
+/// 6.18 VM with a getppid loop; README "What tracing costs").
+pub const SYSCALL_TAX_NOTE: &str = "while they are attached every task on the host takes the \
+     syscall slow path (a getppid loop: 66 -> 77 ns/call here); --no-syscall-tracepoints \
+     avoids that tax and gives up the phases only syscall events bound";
 
 /// A cgroup v2 as the kernel names it: its id (the directory's inode) and its depth below the
 /// cgroup2 root (see `live::filter::resolve_cgroup`, which finds both from a path).
@@ -123,7 +142,14 @@ impl Probes {
             return Err(LoadError::NoCgroupHelper);
         }
         let layout = tracefs.layout()?;
+        // Inside a pid namespace of its own spawnprof knows only pids of that namespace; the
+        // probes translate them (see Config::pidns_ino).
+        let pidns = crate::container::pidns::own_pid_ns();
         let config = Config {
+            pidns_dev: pidns.map_or(0, |n| n.dev),
+            pidns_ino: pidns.map_or(0, |n| n.ino),
+            ns_follow: u32::from(pidns.is_some() && !opts.follow_all),
+            _pad2: 0,
             follow_all: opts.follow_all as u32,
             self_tgid: std::process::id(),
             faults: opts.faults as u32,
@@ -142,11 +168,33 @@ impl Probes {
                 spawn_common::KernelOffsets::ABSENT
             }
         };
-        let mut ebpf = EbpfLoader::new()
+        let nsoffsets = match crate::kernel_btf::pidns_offsets(std::path::Path::new(VMLINUX_BTF)) {
+            Ok(k) => k,
+            Err(e) => {
+                notes.push(format!(
+                    "ns_pid/pid_ns not recorded: no pid-namespace offsets in the kernel BTF ({e})"
+                ));
+                spawn_common::PidNsOffsets::ABSENT
+            }
+        };
+        if let Some(ns) = pidns {
+            notes.push(format!(
+                "spawnprof runs in pid namespace {}: --pid and self-exclusion are translated in the kernel",
+                ns.ino
+            ));
+        }
+        let limits = crate::test_limits::TestLimits::from_env()?;
+        let mut loader = EbpfLoader::new();
+        loader
             .override_global("LAYOUT", &layout, true)
             .override_global("CONFIG", &config, true)
             .override_global("KOFFSETS", &koffsets, true)
-            .load(PROBES)?;
+            .override_global("NSOFFSETS", &nsoffsets, true);
+        // Tests shrink maps to force each kind of loss (see `test_limits`).
+        for (name, n) in &limits.maps {
+            loader.map_max_entries(name, *n);
+        }
+        let mut ebpf = loader.load(PROBES)?;
         // The logger owns the log map: it must live (and be polled) as long as the programs.
         let logger = aya_log::EbpfLogger::init(&mut ebpf).ok();
         let mut probes = Self {
@@ -156,7 +204,7 @@ impl Probes {
             notes,
         };
         probes.attach_tracepoints(tracefs, opts)?;
-        probes.attach_marks(tracefs)?;
+        probes.attach_marks(tracefs, opts.no_syscall_tracepoints)?;
         if opts.faults {
             probes.attach_faults(tracefs)?;
         }
@@ -178,7 +226,12 @@ impl Probes {
         opts: ProbeOptions,
     ) -> Result<(), LoadError> {
         let mut off = Vec::new();
+        let mut syscalls = 0;
         for &(prog, cat, name, required) in TRACEPOINTS {
+            if cat == "syscalls" && opts.no_syscall_tracepoints {
+                continue;
+            }
+            syscalls += usize::from(cat == "syscalls");
             if !required && !tracefs.exists(cat, name) {
                 off.push(format!("{cat}:{name}"));
                 continue;
@@ -191,14 +244,36 @@ impl Probes {
                 off.join(", ")
             ));
         }
-        let _ = opts;
+        self.notes.push(if opts.no_syscall_tracepoints {
+            format!("syscall tracepoints: none (--no-syscall-tracepoints): {NO_SYSCALL_PHASES}")
+        } else {
+            // +1: the execveat entry, attached with the marks.
+            format!(
+                "syscall tracepoints: {} enabled (clone family, execve/execveat, exit_group, \
+                 wait4/waitid): {SYSCALL_TAX_NOTE}",
+                syscalls + 1
+            )
+        });
         Ok(())
+    }
+
+    /// Stops the kernel's spawn count (and the creation of new records) by detaching
+    /// `task_newtask`, so that the final drain sees every record of every counted spawn and
+    /// `records + losses = spawns` can be checked while the host keeps spawning.
+    pub fn stop_counting_spawns(&mut self) {
+        if let Some(p) = self.ebpf.program_mut("task_newtask")
+            && let Ok(p) = <&mut TracePoint>::try_from(p)
+            && let Err(e) = p.unload()
+        {
+            log::warn!("detaching task_newtask: {e}");
+        }
     }
 
     /// The marks that have fallbacks: the first way that loads and attaches is kept, and the
     /// report says which one and why the better ones did not work.
-    fn attach_marks(&mut self, tracefs: &Tracefs) -> Result<(), LoadError> {
-        let notes = crate::attach::attach_all(&mut self.ebpf, tracefs).map_err(LoadError::NoWay)?;
+    fn attach_marks(&mut self, tracefs: &Tracefs, no_syscalls: bool) -> Result<(), LoadError> {
+        let notes = crate::attach::attach_all(&mut self.ebpf, tracefs, no_syscalls)
+            .map_err(LoadError::NoWay)?;
         self.notes.extend(notes);
         Ok(())
     }
@@ -337,8 +412,20 @@ impl Probes {
         watch.set(0, tid, 0).map_err(|e| LoadError::Map("WATCH", e))
     }
 
-    /// Follow an existing process (and, from then on, its descendants).
+    /// Follow an existing process (and, from then on, its descendants). Inside a pid
+    /// namespace of its own, `pid` is a pid of that namespace: the probes find its host pid.
     pub fn follow(&mut self, pid: u32) -> Result<(), LoadError> {
+        if crate::container::pidns::own_pid_ns().is_some() {
+            let mut ns: HashMap<&mut MapData, u32, u32> = self
+                .ebpf
+                .map_mut(maps::NS_FOLLOW)
+                .ok_or(LoadError::MissingMap(maps::NS_FOLLOW))?
+                .try_into()
+                .map_err(|e| LoadError::Map(maps::NS_FOLLOW, e))?;
+            return ns
+                .insert(pid, 1, 0)
+                .map_err(|e| LoadError::Map(maps::NS_FOLLOW, e));
+        }
         let mut followed: HashMap<&mut MapData, u32, u32> = self
             .ebpf
             .map_mut(maps::FOLLOWED)

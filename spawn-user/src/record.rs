@@ -235,6 +235,10 @@ pub struct SpawnRecord {
     /// The child's comm when last seen (after exec: the new program's).
     pub comm: String,
     pub parent_comm: Option<String>,
+    /// `ns_pid`, `pid_ns`, `cgroup_id`, `cgroup` and `container` (see
+    /// [`crate::container::TaskIdentity`]), at the top level of the record.
+    #[serde(flatten)]
+    pub ident: crate::container::TaskIdentity,
     pub kind: SpawnKind,
     pub clone_syscall: Option<CloneSyscall>,
     pub clone_flags: Option<u64>,
@@ -275,6 +279,7 @@ impl SpawnRecord {
             depth: 0,
             comm: String::new(),
             parent_comm: None,
+            ident: Default::default(),
             kind,
             clone_syscall: None,
             clone_flags: None,
@@ -296,7 +301,8 @@ impl SpawnRecord {
 
     /// Basename of the exec'd file (the first successful exec, else the last attempt).
     pub fn program(&self) -> Option<&str> {
-        let f = self.exec.as_ref()?.filename.as_str();
+        // Empty when the exec's entry (which carries the name) was not seen.
+        let f = Some(self.exec.as_ref()?.filename.as_str()).filter(|f| !f.is_empty())?;
         Some(f.rsplit('/').find(|s| !s.is_empty()).unwrap_or(f))
     }
 }

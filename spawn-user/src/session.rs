@@ -17,7 +17,6 @@ use std::{
 use spawn_common::counter;
 
 use crate::{
-    assemble::Assembler,
     collector::Collector,
     loader::{LoadError, ProbeOptions, Probes},
     preflight::{self, PreflightError},
@@ -54,6 +53,8 @@ pub struct TraceOptions {
     pub prep: bool,
     /// Count each probe's hits and BPF run time (kernel BPF statistics) and report them.
     pub probe_stats: bool,
+    /// Attach no syscall tracepoint (`--no-syscall-tracepoints`).
+    pub no_syscall_tracepoints: bool,
     /// Print the spawn tree (instead of the per-spawn table, which it contains).
     pub tree: Option<TextOptions>,
     pub program: OsString,
@@ -68,6 +69,8 @@ pub struct TraceOutcome {
     pub records: usize,
     pub lost_events: u64,
     pub decode_errors: u64,
+    /// Every loss counter and the kernel's spawn count.
+    pub losses: crate::losses::Losses,
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -95,8 +98,10 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
             startup: opts.startup,
             children: true,
             cgroup: None,
+            no_syscall_tracepoints: opts.no_syscall_tracepoints,
         },
     )?;
+    let limits = crate::test_limits::TestLimits::from_env().map_err(LoadError::from)?;
     let ring = probes.take_events()?;
     if opts.prep
         && let Some(path) = resolve_program(&opts.program)
@@ -118,8 +123,11 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
         // The tree replaces the table; JSON and CSV records are still written.
         let rows = opts.tree.is_none() || opts.format != Format::Table;
         let format = opts.format;
-        let col = Collector::new(ring, Assembler::new());
-        thread::spawn(move || read_loop(col, out, format, rows, stop, root_rx))
+        let mut asm = limits.assembler();
+        asm.set_no_syscall_events(opts.no_syscall_tracepoints);
+        let col = Collector::new(ring, asm);
+        let hold = limits.hold_reader;
+        thread::spawn(move || read_loop(col, out, format, rows, hold, stop, root_rx))
     };
 
     // Only now: threads started before this (the reader) are not the traced command's.
@@ -128,14 +136,19 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
     probes.watch_thread(tid)?;
     let status = spawn_and_wait(opts, &root_tx);
     // Let the last events of the command's exit and reap reach the ring buffer.
+    // Descendants that outlive the command would keep the count moving: stop it here.
+    probes.stop_counting_spawns();
     thread::sleep(Duration::from_millis(50));
     stop.store(true, Ordering::Relaxed);
     let read = reader.join().map_err(|_| TraceError::Reader)?;
-    let (records, decode_errors, mut summary, items, mut out) = read?;
+    let (records, col, mut summary, items, mut out) = read?;
+    let decode_errors = col.decode_errors();
     let counters = probes.counters()?;
     probes.flush_log();
     let lost = counters[counter::LOST_EVENTS as usize];
     summary.set_lost_events(lost);
+    let mut losses = crate::losses::Losses::from_counters(&counters);
+    col.add_losses(&mut losses);
     // The tree needs every record: it is built once the command is done.
     let tree = Tree::build(items);
     let mut text = match opts.tree {
@@ -143,8 +156,13 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
         None => String::new(),
     };
     text.push_str(&summary.render());
+    text.push_str(&format!(
+        "{}\n{}\n",
+        losses.line(),
+        losses.balance(col.spawn_records(), 0).line()
+    ));
     text.push_str(&crate::tree::verdict::render(&tree, 5));
-    text.push_str("\nprobes used:\n  tracepoints: clone family, task_newtask, sched fork/wakeup_new/exit, execve entry, exec exits, exit_group, wait4/waitid\n");
+    text.push_str("\nprobes used:\n  tracepoints: task_newtask, sched fork/wakeup_new/exit, and the syscall ones below\n");
     for note in &probes.notes {
         text.push_str(&format!("  {note}\n"));
     }
@@ -171,6 +189,7 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
         records,
         lost_events: lost,
         decode_errors,
+        losses,
     })
 }
 
@@ -203,16 +222,22 @@ fn spawn_and_wait(
     }
 }
 
-type ReadResult = Result<(usize, u64, Summary, Vec<Item>, Box<dyn Write + Send>), TraceError>;
+type ReadResult = Result<(usize, Collector, Summary, Vec<Item>, Box<dyn Write + Send>), TraceError>;
 
 fn read_loop(
     mut col: Collector,
     out: Box<dyn Write + Send>,
     format: Format,
     rows: bool,
+    hold: bool,
     stop: Arc<AtomicBool>,
     root_rx: std::sync::mpsc::Receiver<u32>,
 ) -> ReadResult {
+    // Tests only (`hold_reader`): leave the ring buffer alone until the command is done, so
+    // that a small one overflows however fast this thread would have been.
+    while hold && !stop.load(Ordering::Relaxed) {
+        thread::park_timeout(Duration::from_millis(10));
+    }
     let mut writer = RecordWriter::new(out, format);
     let mut summary = Summary::default();
     let mut records = 0usize;
@@ -245,13 +270,7 @@ fn read_loop(
         }
     }
     records += emit(col.finish(), &mut writer, &mut summary)?;
-    Ok((
-        records,
-        col.decode_errors(),
-        summary,
-        items,
-        writer.into_inner(),
-    ))
+    Ok((records, col, summary, items, writer.into_inner()))
 }
 
 /// The file `execvp` would run for `program` (PATH search for a bare name).

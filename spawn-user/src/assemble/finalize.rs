@@ -122,7 +122,7 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
         p.copy = chain.step(s.wakeup);
         p.queue = chain.step(s.first_run);
         if let Some(first) = s.attempts.first() {
-            p.setup = chain.step(Some(first.enter));
+            p.setup = chain.step(first.entry());
             p.exec = chain.step(exec_done);
         }
         p.startup = chain.optional(libc.filter(|_| exec_exit.is_some()));
@@ -133,10 +133,22 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
     let t_start = s.prep.or(s.clone_enter);
 
     let mut startup_note = None;
+    // The in-kernel sub-phases need only the marks; those bounded by the syscall's entry or
+    // exit are absent when it was not seen (`--no-syscall-tracepoints`).
+    if let Some(i) = success.filter(|&i| s.attempts[i].no_entry) {
+        let a = &s.attempts[i];
+        p.exec_teardown = a.exit_mmap.and(span(a.prepare, a.exit_mmap));
+        p.exec_load = span(a.exit_mmap.or(a.prepare), a.process_exec);
+        notes.push("exec entry and exit not seen: only its in-kernel sub-phases".into());
+        // The probes move a process's faults to the post-exec side at the exec syscall's
+        // exit; without it they all stay on the pre-exec side until the process exits.
+        notes.push("faults: pre/post-exec split unknown (all under child_pre_exec)".into());
+        startup_note = Some("exec return not seen");
+    }
     if let (Some(i), Some(exit)) = (success, exec_exit) {
         let a = &s.attempts[i];
-        p.exec_retry = span(s.attempts.first().map(|f| f.enter), Some(a.enter));
-        p.exec_open = span(Some(a.enter), a.prepare);
+        p.exec_retry = span(s.attempts.first().and_then(Attempt::entry), a.entry());
+        p.exec_open = span(a.entry(), a.prepare);
         p.exec_teardown = a.exit_mmap.and(span(a.prepare, a.exit_mmap));
         p.exec_load = span(a.exit_mmap.or(a.prepare), a.process_exec);
         p.exec_finish = span(a.process_exec, Some(exit));
@@ -166,7 +178,7 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
         } else {
             startup_note = Some("no glibc startup marks (static or non-glibc program)");
         }
-    } else if !s.attempts.is_empty() {
+    } else if success.is_none() && !s.attempts.is_empty() {
         startup_note = Some("no successful exec");
     }
 
@@ -263,6 +275,13 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
         depth: s.depth,
         comm: s.comm.clone().unwrap_or_default(),
         parent_comm: s.parent_comm.clone(),
+        // The path and container are filled in by the collector, which may make syscalls.
+        ident: crate::container::TaskIdentity {
+            ns_pid: s.ident.and_then(|i| i.ns_pid),
+            pid_ns: s.ident.and_then(|i| i.pid_ns),
+            cgroup_id: s.ident.map(|i| i.cgroup_id),
+            ..Default::default()
+        },
         kind,
         clone_syscall: s.clone_syscall.and_then(CloneSyscall::from_raw),
         clone_flags: s.clone_flags,
@@ -272,7 +291,7 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
         t_end_ns: t_end,
         total_ns: span(t_start, t_end),
         clone_syscall_ns: span(s.clone_enter, s.parent_clone_exit),
-        exec_syscall_ns: chosen.and_then(|a| span(Some(a.enter), a.exit)),
+        exec_syscall_ns: chosen.and_then(|a| span(a.entry(), a.exit)),
         phases_ns: p,
         startup_note: startup_note.map(str::to_string),
         faults: s.faults,

@@ -41,6 +41,9 @@ pub struct AssemblerConfig {
     /// At most this many records stay open; beyond it the least recently active are
     /// released (long-running children on a host traced for hours).
     pub max_open: usize,
+    /// The probes attach no syscall tracepoint (`--no-syscall-tracepoints`): clone entry
+    /// and exit, exec entry and exit, exit_group and wait never come, and records say so.
+    pub no_syscall_events: bool,
 }
 
 impl Default for AssemblerConfig {
@@ -51,6 +54,7 @@ impl Default for AssemblerConfig {
             reap_timeout_ns: 10_000_000_000,
             stale_ns: 60_000_000_000,
             max_open: 100_000,
+            no_syscall_events: false,
         }
     }
 }
@@ -161,6 +165,11 @@ impl Assembler {
 
     /// The pid of the command spawnprof runs: its record gets kind "root". May be called
     /// before or after its events arrive (but before its record is drained).
+    /// See [`AssemblerConfig::no_syscall_events`].
+    pub fn set_no_syscall_events(&mut self, on: bool) {
+        self.cfg.no_syscall_events = on;
+    }
+
     pub fn set_root(&mut self, pid: u32) {
         self.root = Some(pid);
     }
@@ -345,6 +354,23 @@ impl Assembler {
         match ev {
             // Consumed by the collector, which names the exec with it.
             RawEvent::FdPath { .. } => {}
+            // The last word wins: after an exec the task may sit in another cgroup (a
+            // container runtime moves its init in just before the exec).
+            RawEvent::Ident {
+                hdr,
+                cgroup_id,
+                ns_pid,
+                pid_ns,
+                ..
+            } => {
+                if let Some(s) = self.tasks.get_mut(&hdr.tgid).filter(|s| !s.thread) {
+                    s.ident = Some(spawn::Ident {
+                        cgroup_id,
+                        ns_pid,
+                        pid_ns,
+                    });
+                }
+            }
             RawEvent::PrepMark { hdr } => {
                 self.prep.insert(hdr.tid, hdr.ts_ns);
             }
@@ -398,6 +424,10 @@ impl Assembler {
                         s.clone_syscall = Some(pc.syscall);
                         s.prep = pc.prep;
                     }
+                    None if self.cfg.no_syscall_events => s.notes.push(
+                        "clone, exec and wait syscalls not traced (--no-syscall-tracepoints)"
+                            .into(),
+                    ),
                     None => s
                         .notes
                         .push("clone entry not seen (began before tracing)".into()),
@@ -430,8 +460,16 @@ impl Assembler {
                 });
             }
             RawEvent::PrepareExec { hdr } => {
-                if let Some(a) = self.child(hdr.tgid).open_attempt() {
-                    a.prepare.get_or_insert(hdr.ts_ns);
+                let s = self.child(hdr.tgid);
+                match s.open_attempt() {
+                    Some(a) => {
+                        a.prepare.get_or_insert(hdr.ts_ns);
+                    }
+                    // No entry seen: the exec is known from here on, its start is not.
+                    None => s.attempts.push(Attempt {
+                        prepare: Some(hdr.ts_ns),
+                        ..Attempt::from_mark(hdr.ts_ns)
+                    }),
                 }
             }
             RawEvent::ExitMmap { hdr } => {
@@ -447,8 +485,16 @@ impl Assembler {
             RawEvent::ProcessExec { hdr, comm, .. } => {
                 let s = self.child(hdr.tgid);
                 s.comm = Some(comm);
+                if s.open_attempt().is_none() {
+                    s.attempts.push(Attempt::from_mark(hdr.ts_ns));
+                }
                 if let Some(a) = s.open_attempt() {
                     a.process_exec.get_or_insert(hdr.ts_ns);
+                    // The load mark fires on success only; with no exit event to say so,
+                    // it is the outcome.
+                    if a.no_entry {
+                        a.ret = Some(0);
+                    }
                 }
             }
             RawEvent::ExecExit { hdr, ret, .. } => {

@@ -13,13 +13,40 @@ pub(crate) struct Attempt {
     pub process_exec: Option<u64>,
     pub exit: Option<u64>,
     pub ret: Option<i64>,
+    /// The exec's entry was not seen (no syscall tracepoints, or its record was lost): the
+    /// attempt is known from its first in-kernel mark, which `enter` then holds, and every
+    /// span from the entry is absent.
+    pub no_entry: bool,
 }
 
 impl Attempt {
-    /// Still inside the syscall.
-    pub fn open(&self) -> bool {
-        self.exit.is_none()
+    /// An attempt first seen at an in-kernel mark at `ts`.
+    pub fn from_mark(ts: u64) -> Self {
+        Attempt {
+            enter: ts,
+            no_entry: true,
+            ..Default::default()
+        }
     }
+
+    /// The entry time, when it was seen.
+    pub fn entry(&self) -> Option<u64> {
+        (!self.no_entry).then_some(self.enter)
+    }
+
+    /// Still inside the syscall. Without an entry there is no exit event either: the
+    /// attempt ends at its load mark (`sched_process_exec` fires on success only).
+    pub fn open(&self) -> bool {
+        self.exit.is_none() && !(self.no_entry && self.process_exec.is_some())
+    }
+}
+
+/// What the task said about itself (the last `Ident` event: the one after its last exec).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Ident {
+    pub cgroup_id: u64,
+    pub ns_pid: Option<u32>,
+    pub pid_ns: Option<u64>,
 }
 
 /// The raw marks of one spawn (a process keyed by its pid, or a thread keyed by its tid).
@@ -56,6 +83,7 @@ pub(crate) struct Spawn {
     pub reap: Option<u64>,
     pub reaper: Option<u32>,
     pub faults: Faults,
+    pub ident: Option<Ident>,
     /// The parent exited: nobody known will reap this one.
     pub parent_dead: bool,
     /// Timestamp of the last event that touched this record (for eviction).

@@ -50,6 +50,11 @@ impl Way {
         }
     }
 
+    /// Does this way enable a syscall tracepoint (the host-wide slow path)?
+    pub fn is_syscall_tracepoint(&self) -> bool {
+        matches!(self.via, Via::TracePoint("syscalls", _))
+    }
+
     pub fn describe(&self) -> String {
         let base = match self.via {
             Via::TpBtf(tp) => format!("tp_btf {tp}"),
@@ -105,14 +110,23 @@ impl Outcome {
 }
 
 /// Every mark of [`MARKS`]: one note per mark for the report, or, when a required mark has no
-/// way on this kernel, that mark's note as the error.
-pub fn attach_all(ebpf: &mut Ebpf, tracefs: &Tracefs) -> Result<Vec<String>, String> {
+/// way on this kernel, that mark's note as the error. With `no_syscalls`, a mark reachable only
+/// through syscall tracepoints is left off (and said so), required or not.
+pub fn attach_all(
+    ebpf: &mut Ebpf,
+    tracefs: &Tracefs,
+    no_syscalls: bool,
+) -> Result<Vec<String>, String> {
     // aya parses the kernel's BTF once more here (EbpfLoader did for itself, kernel_btf with
     // btf-rs); only tp_btf and fentry/fexit need it, and without it they are skipped, with
     // the reason.
     let btf = Btf::from_sys_fs().map_err(|e| e.to_string());
     let mut notes = Vec::new();
     for mark in MARKS {
+        if no_syscalls && mark.ways.iter().all(Way::is_syscall_tracepoint) {
+            notes.push(format!("{}: off (--no-syscall-tracepoints)", mark.what));
+            continue;
+        }
         let outcome = attach_first(ebpf, btf.as_ref().map_err(String::as_str), tracefs, mark);
         let note = outcome.note(mark);
         if outcome.taken.is_none() && mark.required {

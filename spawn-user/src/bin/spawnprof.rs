@@ -55,6 +55,10 @@ enum Cmd {
         /// statistics, on for the session only; each hit then pays two extra clock reads).
         #[arg(long)]
         probe_stats: bool,
+        /// Attach no syscall tracepoint (see `record --help`): fewer phases, no tax on the
+        /// host's syscalls.
+        #[arg(long)]
+        no_syscall_tracepoints: bool,
         /// Print the spawns as a tree (who spawned whom, each with its times and its
         /// subtree's totals) instead of one table row per spawn.
         #[arg(long)]
@@ -168,6 +172,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             no_startup,
             prep,
             probe_stats,
+            no_syscall_tracepoints,
             tree,
             min_total,
             command,
@@ -192,6 +197,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 startup: !no_startup,
                 prep,
                 probe_stats,
+                no_syscall_tracepoints,
                 tree: tree.then(|| TextOptions {
                     min_total_ns: min_total.map_or(0, |d| d.as_nanos() as u64),
                 }),

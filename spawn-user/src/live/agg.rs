@@ -49,6 +49,11 @@ pub enum GroupBy {
     Program,
     /// The parent's cgroup v2 path (looked up in /proc when the record completes).
     Cgroup,
+    /// The child's container (`runtime/short id`, or the systemd unit), from the cgroup
+    /// the kernel reported at spawn time.
+    Container,
+    /// The child's Kubernetes pod uid.
+    Pod,
 }
 
 impl GroupBy {
@@ -56,7 +61,9 @@ impl GroupBy {
         match self {
             GroupBy::Parent => GroupBy::Program,
             GroupBy::Program => GroupBy::Cgroup,
-            GroupBy::Cgroup => GroupBy::Parent,
+            GroupBy::Cgroup => GroupBy::Container,
+            GroupBy::Container => GroupBy::Pod,
+            GroupBy::Pod => GroupBy::Parent,
         }
     }
 
@@ -65,6 +72,8 @@ impl GroupBy {
             GroupBy::Parent => "PARENT",
             GroupBy::Program => "PROGRAM",
             GroupBy::Cgroup => "PARENT CGROUP",
+            GroupBy::Container => "CONTAINER",
+            GroupBy::Pod => "POD",
         }
     }
 
@@ -74,6 +83,14 @@ impl GroupBy {
             GroupBy::Parent => r.parent_comm.clone().unwrap_or_else(|| "?".into()),
             GroupBy::Program => program_key(r),
             GroupBy::Cgroup => cgroup.unwrap_or("?").to_string(),
+            GroupBy::Container => match &r.ident.container {
+                Some(c) => c.short(),
+                None => "(no container)".into(),
+            },
+            GroupBy::Pod => match r.ident.container.as_ref().and_then(|c| c.pod_uid.as_ref()) {
+                Some(uid) => uid.clone(),
+                None => "(no pod)".into(),
+            },
         }
     }
 }

@@ -37,6 +37,13 @@ pub struct ScopeArgs {
     /// total is unknown are left out.
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub min_total: Option<Duration>,
+    /// Only spawns in this container: its id (or a prefix of 4+ characters) or, for systemd,
+    /// the unit name; from the cgroup the kernel reported for the child.
+    #[arg(long, value_name = "ID")]
+    pub container: Option<String>,
+    /// Only spawns in containers of this Kubernetes pod (its uid).
+    #[arg(long, value_name = "UID")]
+    pub pod: Option<String>,
     /// Do not record page faults (less overhead on fault-heavy hosts).
     #[arg(long)]
     pub no_faults: bool,
@@ -45,6 +52,11 @@ pub struct ScopeArgs {
     /// 3 hits per exec on the VMs this was measured on (see reports/overhead).
     #[arg(long)]
     pub startup: bool,
+    /// Attach no syscall tracepoint (clone, exec, exit_group, wait): tasks that never spawn
+    /// pay nothing, at the price of every phase a syscall event bounds (copy, queue, setup,
+    /// exec, startup, run, reap are then absent, never guessed; see the README).
+    #[arg(long)]
+    pub no_syscall_tracepoints: bool,
 }
 
 impl ScopeArgs {
@@ -55,11 +67,14 @@ impl ScopeArgs {
             children: self.children,
             cgroup: self.cgroup.clone(),
             comm: self.comm.clone(),
+            container: self.container.clone(),
+            pod: self.pod.clone(),
             min_total_ns: self
                 .min_total
                 .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
             faults: !self.no_faults,
             startup: self.startup,
+            no_syscall_tracepoints: self.no_syscall_tracepoints,
         }
     }
 }
@@ -113,8 +128,9 @@ pub struct TopArgs {
     /// Whole host unless --pid or --cgroup narrow it.
     #[command(flatten)]
     pub scope: ScopeArgs,
-    /// Group by: parent (who spawns), program (what is exec'd), cgroup (the parent's).
-    #[arg(long, default_value = "parent", value_parser = ["parent", "program", "cgroup"])]
+    /// Group by: parent (who spawns), program (what is exec'd), cgroup (the parent's),
+    /// container (the child's, from the kernel-captured cgroup) or pod (its Kubernetes pod).
+    #[arg(long, default_value = "parent", value_parser = ["parent", "program", "cgroup", "container", "pod"])]
     pub by: String,
     /// Stop after this many refreshes (one per second).
     #[arg(long, value_name = "N")]
@@ -128,6 +144,8 @@ impl TopArgs {
             group_by: match self.by.as_str() {
                 "program" => GroupBy::Program,
                 "cgroup" => GroupBy::Cgroup,
+                "container" => GroupBy::Container,
+                "pod" => GroupBy::Pod,
                 _ => GroupBy::Parent,
             },
             iterations: self.iterations,
@@ -147,6 +165,14 @@ pub struct ServeArgs {
     /// Programs that get their own `program` label (the rest are "other").
     #[arg(long, default_value_t = 20)]
     pub top_programs: usize,
+    /// Containers that get their own series (runtime, container_id, pod_uid labels); the
+    /// rest are summed as container_id="other".
+    #[arg(long, default_value_t = super::container_metrics::DEFAULT_TOP)]
+    pub top_containers: usize,
+    /// A fork from a parent with more resident memory than this (e.g. 512M, 2G) counts in
+    /// spawnprof_container_big_parent_forks_total.
+    #[arg(long, default_value = "1G", value_parser = spawn_fast::bench::parse_size)]
+    pub big_parent: usize,
 }
 
 impl ServeArgs {
@@ -155,6 +181,8 @@ impl ServeArgs {
             scope: self.scope.scope(),
             listen: self.listen,
             top_programs: self.top_programs,
+            top_containers: self.top_containers,
+            big_parent_bytes: self.big_parent as u64,
         }
     }
 }

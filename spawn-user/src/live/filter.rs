@@ -16,6 +16,10 @@ pub struct RecordFilter {
     pub comm: Option<String>,
     /// Keep records whose total (clone to reap) is known and at least this long.
     pub min_total_ns: Option<u64>,
+    /// Keep records of this container (full id, a prefix of 4+ characters, or a unit name).
+    pub container: Option<String>,
+    /// Keep records of containers of this Kubernetes pod (uid, dashes or underscores).
+    pub pod: Option<String>,
 }
 
 impl RecordFilter {
@@ -23,13 +27,35 @@ impl RecordFilter {
         RecordFilter {
             comm: comm.map(|c| truncate_comm(c).to_string()),
             min_total_ns,
+            container: None,
+            pod: None,
         }
+    }
+
+    /// Adds the `--container` and `--pod` filters.
+    pub fn with_identity(mut self, container: Option<String>, pod: Option<String>) -> Self {
+        self.container = container;
+        self.pod = pod;
+        self
     }
 
     pub fn keep(&self, r: &SpawnRecord) -> bool {
         if let Some(c) = &self.comm
             && r.comm != *c
             && r.parent_comm.as_deref() != Some(c.as_str())
+        {
+            return false;
+        }
+        // A record with no container identity (none captured, or no layout matched) is
+        // in no container: an identity filter drops it.
+        let c = r.ident.container.as_ref();
+        if let Some(want) = &self.container
+            && !c.is_some_and(|c| c.matches(want))
+        {
+            return false;
+        }
+        if let Some(uid) = &self.pod
+            && !c.is_some_and(|c| c.in_pod(uid))
         {
             return false;
         }
@@ -163,6 +189,26 @@ mod tests {
         let f = RecordFilter::new(Some("a-very-long-program-name"), None);
         assert!(f.keep(&rec("a-very-long-pro", "x", None)));
         assert!(RecordFilter::default().keep(&rec("x", "y", None)));
+    }
+
+    #[test]
+    fn container_and_pod_filters() {
+        use crate::container::{Container, Runtime};
+        let id = "ab".repeat(32);
+        let mut r = rec("true", "sh", None);
+        let f = RecordFilter::default().with_identity(Some(id[..12].into()), None);
+        assert!(!f.keep(&r), "no identity: in no container");
+        r.ident.container = Some(Container {
+            runtime: Runtime::Containerd,
+            id: id.clone(),
+            pod_uid: Some("7e1f6b2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b".into()),
+        });
+        assert!(f.keep(&r));
+        let other = RecordFilter::default().with_identity(Some("cdcd".into()), None);
+        assert!(!other.keep(&r));
+        let pod = |p: &str| RecordFilter::default().with_identity(None, Some(p.into()));
+        assert!(pod("7e1f6b2a_3c4d_4e5f_8a9b_0c1d2e3f4a5b").keep(&r));
+        assert!(!pod("00000000-3c4d-4e5f-8a9b-0c1d2e3f4a5b").keep(&r));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use prometheus_client::{
 
 use super::Health;
 use super::agg::{Outcome, PHASES, creation_seen, program_key};
+use super::container_metrics::ContainerMetrics;
 use super::labels::TopLabels;
 use crate::record::{CloneSyscall, SpawnKind, SpawnRecord};
 
@@ -53,9 +54,13 @@ pub struct Metrics {
     decode_errors: Counter,
     late_events: Counter,
     evicted_records: Counter,
+    losses: Family<Labels, Counter>,
+    kernel_spawns: Counter,
     open_records: Gauge,
     cpu_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
     rss_bytes: Gauge,
+    /// Per-container series (bounded; see `container_metrics`).
+    pub containers: ContainerMetrics,
 }
 
 impl Metrics {
@@ -133,6 +138,18 @@ impl Metrics {
             "Records released early to bound memory (stale partial ones, or too many open)",
             evicted_records.clone(),
         );
+        let losses = Family::<Labels, Counter>::default();
+        r.register(
+            "losses",
+            "Everything lost, by kind (ring_buffer_full, ring_buffer_full_spawns, followed_map_full, fault_state_map_full, startup_map_full, waitid_map_full, decode_errors, evicted_records)",
+            losses.clone(),
+        );
+        let kernel_spawns = Counter::default();
+        r.register(
+            "kernel_spawns",
+            "Spawns in scope as the probes count them at task_newtask, before anything can be lost: records (spawnprof_spawns_total + threads) + lost spawns add up to it",
+            kernel_spawns.clone(),
+        );
         let open_records = Gauge::default();
         r.register(
             "open_records",
@@ -153,6 +170,7 @@ impl Metrics {
             Unit::Bytes,
             rss_bytes.clone(),
         );
+        let containers = ContainerMetrics::new(&mut r);
         Metrics {
             registry: r,
             labels: TopLabels::new(top_programs),
@@ -168,9 +186,12 @@ impl Metrics {
             decode_errors,
             late_events,
             evicted_records,
+            losses,
+            kernel_spawns,
             open_records,
             cpu_seconds,
             rss_bytes,
+            containers,
         }
     }
 
@@ -237,6 +258,13 @@ impl Metrics {
         mirror(&self.decode_errors, h.decode_errors);
         mirror(&self.late_events, h.assembler.late_events);
         mirror(&self.evicted_records, h.assembler.evicted);
+        for (kind, n) in h.losses.kinds() {
+            mirror(
+                &self.losses.get_or_create(&vec![("kind", kind.to_string())]),
+                n,
+            );
+        }
+        mirror(&self.kernel_spawns, h.losses.spawns);
         self.open_records
             .set(i64::try_from(h.open_records).unwrap_or(i64::MAX));
         let have = self.cpu_seconds.get();
@@ -257,6 +285,7 @@ impl Metrics {
             }
             self.total.remove(&vec![("program", name)]);
         }
+        self.containers.rotate();
     }
 
     /// The OpenMetrics text (ends with `# EOF`).
@@ -299,11 +328,13 @@ mod tests {
         m.observe(&failed);
         m.observe(&SpawnRecord::new(3, SpawnKind::Thread));
         m.observe(&SpawnRecord::new(4, SpawnKind::Unknown));
-        let h = Health {
+        let mut h = Health {
             lost_events: 5,
             open_records: 2,
             ..Default::default()
         };
+        h.losses.followed_full = 3;
+        h.losses.spawns = 9;
         m.set_health(&h, 1.5, 4096);
         m.set_health(&h, 1.5, 4096);
         let t = m.encode();
@@ -345,6 +376,15 @@ mod tests {
         );
         // Absolute values are mirrored, not added twice.
         assert_eq!(count("spawnprof_lost_events_total"), 5.0);
+        assert_eq!(
+            count(r#"spawnprof_losses_total{kind="followed_map_full"}"#),
+            3.0
+        );
+        assert_eq!(
+            count(r#"spawnprof_losses_total{kind="startup_map_full"}"#),
+            0.0
+        );
+        assert_eq!(count("spawnprof_kernel_spawns_total"), 9.0);
         assert_eq!(count("spawnprof_tracer_cpu_seconds_total"), 1.5);
         assert_eq!(count("spawnprof_open_records"), 2.0);
         assert!(t.trim_end().ends_with("# EOF"));

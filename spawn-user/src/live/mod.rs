@@ -9,7 +9,7 @@ use std::time::Duration;
 use spawn_common::counter;
 
 use crate::{
-    assemble::{Assembler, AssemblerStats},
+    assemble::AssemblerStats,
     collector::Collector,
     loader::{LoadError, ProbeOptions, Probes},
     preflight::{self, PreflightError},
@@ -18,6 +18,7 @@ use crate::{
 
 pub mod agg;
 pub mod cli;
+pub mod container_metrics;
 pub mod filter;
 pub mod hist;
 pub mod labels;
@@ -64,8 +65,13 @@ pub struct Scope {
     pub cgroup: Option<PathBuf>,
     pub comm: Option<String>,
     pub min_total_ns: Option<u64>,
+    /// Only spawns in this container / pod (see `container::Container::matches`).
+    pub container: Option<String>,
+    pub pod: Option<String>,
     pub faults: bool,
     pub startup: bool,
+    /// Attach no syscall tracepoint (no tax on the host's syscalls; fewer phases).
+    pub no_syscall_tracepoints: bool,
 }
 
 impl Scope {
@@ -83,6 +89,12 @@ impl Scope {
         if let Some(m) = self.min_total_ns {
             s += &format!(", total >= {}", crate::report::fmt_ns(m));
         }
+        if let Some(c) = &self.container {
+            s += &format!(", container {c}");
+        }
+        if let Some(p) = &self.pod {
+            s += &format!(", pod {p}");
+        }
         s
     }
 }
@@ -99,6 +111,23 @@ pub struct Health {
     pub open_records: usize,
     /// Records dropped by `--comm` / `--min-total`.
     pub filtered: u64,
+    /// Every loss counter, kernel and user side, and the kernel's own spawn count.
+    pub losses: crate::losses::Losses,
+    /// Records whose spawn began while tracing, before filtering (they balance
+    /// `losses.spawns`).
+    pub spawn_records: u64,
+    /// Of `filtered`, those records whose spawn began while tracing.
+    pub filtered_spawns: u64,
+}
+
+impl Health {
+    /// `spawns = records + filtered + lost`.
+    pub fn balance(&self) -> crate::losses::Balance {
+        self.losses.balance(
+            self.spawn_records.saturating_sub(self.filtered_spawns),
+            self.filtered_spawns,
+        )
+    }
 }
 
 /// The probes and the collector behind every live command.
@@ -107,6 +136,7 @@ pub struct Source {
     col: Collector,
     filter: RecordFilter,
     filtered: u64,
+    filtered_spawns: u64,
     /// Cached: one map read per call is cheap, but callers ask once per tick at most.
     counters: [u64; counter::COUNT as usize],
 }
@@ -138,6 +168,7 @@ impl Source {
                 startup: scope.startup,
                 children: scope.children,
                 cgroup,
+                no_syscall_tracepoints: scope.no_syscall_tracepoints,
             },
         )?;
         if let Some(pid) = scope.pid {
@@ -156,11 +187,17 @@ impl Source {
             eprintln!("spawnprof: note: {note}");
         }
         let ring = probes.take_events()?;
+        let mut asm = crate::test_limits::TestLimits::from_env()
+            .map_err(LoadError::from)?
+            .assembler();
+        asm.set_no_syscall_events(scope.no_syscall_tracepoints);
         Ok(Source {
             probes,
-            col: Collector::new(ring, Assembler::new()),
-            filter: RecordFilter::new(scope.comm.as_deref(), scope.min_total_ns),
+            col: Collector::new(ring, asm),
+            filter: RecordFilter::new(scope.comm.as_deref(), scope.min_total_ns)
+                .with_identity(scope.container.clone(), scope.pod.clone()),
             filtered: 0,
+            filtered_spawns: 0,
             counters: [0; counter::COUNT as usize],
         })
     }
@@ -183,6 +220,12 @@ impl Source {
         self.keep(recs)
     }
 
+    /// Ends the kernel's spawn count before the final drain, so that the balance of
+    /// spawns is exact however busy the host (see `Probes::stop_counting_spawns`).
+    pub fn stop_counting_spawns(&mut self) {
+        self.probes.stop_counting_spawns();
+    }
+
     /// Everything still open, at the end (incomplete records say so in their notes).
     pub fn finish(&mut self) -> Vec<SpawnRecord> {
         let recs = self.col.finish();
@@ -191,8 +234,11 @@ impl Source {
 
     fn keep(&mut self, mut recs: Vec<SpawnRecord>) -> Vec<SpawnRecord> {
         let before = recs.len();
+        let spawns_before = recs.iter().filter(|r| r.ppid.is_some()).count();
         recs.retain(|r| self.filter.keep(r));
         self.filtered += (before - recs.len()) as u64;
+        let spawns_after = recs.iter().filter(|r| r.ppid.is_some()).count();
+        self.filtered_spawns += (spawns_before - spawns_after) as u64;
         recs
     }
 
@@ -203,6 +249,8 @@ impl Source {
             Ok(c) => self.counters = c,
             Err(e) => log::warn!("reading the probes' counters: {e}"),
         }
+        let mut losses = crate::losses::Losses::from_counters(&self.counters);
+        self.col.add_losses(&mut losses);
         Health {
             lost_events: self.counters[counter::LOST_EVENTS as usize],
             untimed_faults: self.counters[counter::UNTIMED_FAULTS as usize],
@@ -210,6 +258,9 @@ impl Source {
             assembler: self.col.assembler_stats(),
             open_records: self.col.open_records(),
             filtered: self.filtered,
+            losses,
+            spawn_records: self.col.spawn_records(),
+            filtered_spawns: self.filtered_spawns,
         }
     }
 }

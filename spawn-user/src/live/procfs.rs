@@ -68,6 +68,12 @@ pub fn self_rss_bytes() -> u64 {
     parse_vm_rss_kib(&status).map_or(0, |k| k * 1024)
 }
 
+/// Resident memory of process `pid` in bytes, `None` when it is gone.
+pub fn rss_bytes_of(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_vm_rss_kib(&status).map(|k| k * 1024)
+}
+
 /// `VmRSS` in KiB from the text of /proc/PID/status.
 pub fn parse_vm_rss_kib(status: &str) -> Option<u64> {
     status

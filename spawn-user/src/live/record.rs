@@ -128,6 +128,8 @@ pub fn run(opts: &RecordOptions) -> Result<RecordOutcome, LiveError> {
             sink.agg.rotate();
         }
     }
+    // No spawn counted from here on has to come out: the balance of spawns is then exact.
+    src.stop_counting_spawns();
     // Let the events of spawns that ended just now reach the ring buffer.
     std::thread::sleep(TICK);
     sink.take(src.poll())?;

@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
 
+use super::container_metrics::ContainerMetrics;
 use super::metrics::{CONTENT_TYPE, Metrics};
-use super::procfs::{self_cpu_seconds, self_rss_bytes};
+use super::procfs::{rss_bytes_of, self_cpu_seconds, self_rss_bytes};
 use super::{Every, LABEL_EPOCH, LiveError, Scope, Source, TICK, Ticker, signals};
 
 #[derive(Clone, Debug)]
@@ -16,6 +17,10 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Programs that get their own `program` label.
     pub top_programs: usize,
+    /// Containers that get their own series.
+    pub top_containers: usize,
+    /// Parent resident size above which a fork counts as a big-parent fork.
+    pub big_parent_bytes: u64,
 }
 
 pub fn run(opts: &ServeOptions) -> Result<(), LiveError> {
@@ -25,7 +30,10 @@ pub fn run(opts: &ServeOptions) -> Result<(), LiveError> {
     let server =
         Arc::new(tiny_http::Server::http(opts.listen).map_err(|e| listen_err(e.to_string()))?);
     let mut src = Source::open(&opts.scope)?;
-    let metrics = Arc::new(Mutex::new(Metrics::new(opts.top_programs)));
+    let mut m = Metrics::new(opts.top_programs);
+    m.containers
+        .set_limits(opts.top_containers, opts.big_parent_bytes);
+    let metrics = Arc::new(Mutex::new(m));
     if !opts.listen.ip().is_loopback() {
         eprintln!(
             "spawnprof: warning: listening on {}, not loopback: anyone who reaches it can read the metrics",
@@ -48,7 +56,15 @@ pub fn run(opts: &ServeOptions) -> Result<(), LiveError> {
         ticker.wait();
         let recs = src.poll();
         let mut m = metrics.lock().unwrap_or_else(PoisonError::into_inner);
-        recs.iter().for_each(|r| m.observe(r));
+        for r in &recs {
+            m.observe(r);
+            // Read when the record completes: the parent has just reaped the child, so it
+            // is normally still there (a pid reused since then would be misread: rare).
+            let rss = ContainerMetrics::is_fork(r)
+                .then(|| r.ppid.and_then(rss_bytes_of))
+                .flatten();
+            m.containers.observe(r, rss);
+        }
         if health.due() {
             m.set_health(&src.health(), self_cpu_seconds(), self_rss_bytes());
         }

@@ -13,9 +13,10 @@ pub fn med_p99(h: &LogHistogram) -> (String, String) {
     (f(h.median()), f(h.p99()))
 }
 
-/// The losses, always shown (a summary over an incomplete stream must say so).
+/// The losses, always shown (a summary over an incomplete stream must say so): the pipeline
+/// line, every loss counter, and the balance of spawns against the kernel's count.
 pub fn health_line(h: &Health) -> String {
-    format!(
+    let pipeline = format!(
         "lost events: {}, decode errors: {}, late events: {}, unattributed faults: {}, open records: {}, evicted records: {}, filtered out: {}",
         h.lost_events,
         h.decode_errors,
@@ -24,7 +25,8 @@ pub fn health_line(h: &Health) -> String {
         h.open_records,
         h.assembler.evicted,
         h.filtered
-    )
+    );
+    format!("{pipeline}\n{}\n{}", h.losses.line(), h.balance().line())
 }
 
 /// One line per `--interval`: what happened in the interval, and the totals so far.
@@ -99,11 +101,21 @@ mod tests {
             a.add("true", &rec("sh", Some(("/bin/true", 0)), 1_000_000));
         }
         a.add("nope", &rec("sh", Some(("/nope", -2)), 2_000_000));
-        let h = Health {
+        let mut h = Health {
             lost_events: 7,
+            spawn_records: 5,
             ..Default::default()
         };
+        h.losses.spawns = 6;
+        h.losses.ring_full_spawns = 1;
         let s = summary(&a, &h, "program");
+        assert!(s.contains("losses: ring buffer full 0 (1 spawns), followed map full 0"));
+        assert!(
+            s.contains(
+                "spawns counted in the kernel: 6 = 5 records + 0 filtered out + 1 lost (balanced)"
+            ),
+            "{s}"
+        );
         for want in [
             "spawn summary: 5 records (5 spawns, 0 threads, 0 partial: already running when tracing started), 1 exec failed",
             "lost events: 7,",

@@ -156,7 +156,12 @@ pub fn render(
             v.sort.label(),
             if v.reverse { " (reversed)" } else { "" }
         ),
-        String::new(),
+        // Every loss counter, always (a view of an incomplete stream must say so).
+        format!(
+            "{}; kernel-counted spawns {}",
+            h.losses.line(),
+            h.losses.spawns
+        ),
     ];
     let phases = v.phases();
     let mut head = format!(
@@ -247,6 +252,11 @@ mod tests {
             screen[0]
         );
         assert!(screen[2].starts_with("PARENT") && screen[2].contains("EXEC med/p99"));
+        assert!(
+            screen[1].starts_with("losses: ring buffer full 0 (0 spawns), followed map full 0"),
+            "{}",
+            screen[1]
+        );
         assert!(
             screen[3].starts_with("bash") && screen[3].contains("3.0"),
             "{screen:#?}"

@@ -33,6 +33,22 @@ pub fn flatten(r: &SpawnRecord) -> Vec<(String, String)> {
         ("depth".into(), r.depth.to_string()),
         ("comm".into(), r.comm.clone()),
         ("parent_comm".into(), o(r.parent_comm.as_ref())),
+        ("ns_pid".into(), o(r.ident.ns_pid)),
+        ("pid_ns".into(), o(r.ident.pid_ns)),
+        ("cgroup_id".into(), o(r.ident.cgroup_id)),
+        ("cgroup".into(), o(r.ident.cgroup.as_ref())),
+        (
+            "container.runtime".into(),
+            o(r.ident.container.as_ref().map(|c| c.runtime.as_str())),
+        ),
+        (
+            "container.id".into(),
+            o(r.ident.container.as_ref().map(|c| &c.id)),
+        ),
+        (
+            "container.pod_uid".into(),
+            o(r.ident.container.as_ref().and_then(|c| c.pod_uid.as_ref())),
+        ),
         ("kind".into(), r.kind.as_str().into()),
         (
             "clone_syscall".into(),
