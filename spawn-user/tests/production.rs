@@ -437,7 +437,9 @@ fn soak_60s_accounts_for_every_spawn_with_flat_memory() {
         spawned as f64 / secs,
         cpu as f64 / hz / secs * 100.0
     );
-    assert!(spawned > 1000, "the loops spawned only {spawned}");
+    // A real 2-core machine spawns tens of thousands here, a TCG VM of the kernel matrix about
+    // 800: enough either way to check the accounting, which is what this test is for.
+    assert!(spawned > 200, "the loops spawned only {spawned}");
     assert!(
         recorded <= spawned,
         "{recorded} records for {spawned} spawns"

@@ -6,6 +6,8 @@
 mod demo;
 mod experiment;
 mod linker;
+mod load;
+mod matrix;
 mod setup;
 mod test;
 mod util;
@@ -31,11 +33,7 @@ enum Task {
         install_root: Option<PathBuf>,
     },
     /// Run setup, then fmt, both clippy passes and all tests; stops at the first failure.
-    Test {
-        /// Run the tests with the release profile.
-        #[arg(long)]
-        release: bool,
-    },
+    Test(test::Args),
     /// Run setup, build spawnprof and trace a built-in workload (or COMMAND after `--`).
     Demo {
         /// Command to trace instead of the default workload.
@@ -44,6 +42,9 @@ enum Task {
     },
     /// Run an experiment end to end and write its report under reports/NAME (or --out).
     Experiment(experiment::Args),
+    /// Run the root integration tests on Debian's 5.10, 6.1 and 6.12 kernels (under qemu) and
+    /// on the host, and print a kernel x test table.
+    Matrix(matrix::Args),
     /// Internal: the measuring process the experiments start (and trace) in release mode.
     #[command(hide = true)]
     ExperimentWorker {
@@ -56,9 +57,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Task::Setup { install_root } => setup::run(install_root.as_deref()).map(|()| 0),
-        Task::Test { release } => test::run(release).map(|()| 0),
+        Task::Test(args) => test::run(&args).map(|()| 0),
         Task::Demo { command } => demo::run(&command),
         Task::Experiment(args) => experiment::run(&args).map(|()| 0),
+        Task::Matrix(args) => matrix::run(&args),
         Task::ExperimentWorker { job } => experiment::worker::main(&job).map(|()| 0),
     };
     match result {
