@@ -92,6 +92,7 @@
 mod child;
 mod child_exec;
 mod command;
+mod fdpass;
 mod plan;
 mod raw_plan;
 mod reaper;

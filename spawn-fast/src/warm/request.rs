@@ -183,75 +183,7 @@ impl Request {
 
 /// Sends the header with the fds, then the rest; EINTR and short sends are retried.
 pub(crate) fn send_request(sock: RawFd, req: &Request) -> io::Result<()> {
-    let head = as_bytes(&req.header);
-    let mut iov = [
-        libc::iovec {
-            iov_base: head.as_ptr() as *mut _,
-            iov_len: head.len(),
-        },
-        libc::iovec {
-            iov_base: req.payload.as_ptr() as *mut _,
-            iov_len: req.payload.len(),
-        },
-    ];
-    let mut cbuf = vec![0u64; cmsg_space(req.fds.len()).div_ceil(8)];
-    // SAFETY: msghdr is plain data; every pointer set below refers to a live local buffer.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = iov.as_mut_ptr();
-    msg.msg_iovlen = 2;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = cmsg_space(req.fds.len());
-    // SAFETY: the first cmsg header and its data lie inside cbuf, sized for all fds.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN((req.fds.len() * 4) as u32) as usize;
-        std::ptr::copy_nonoverlapping(
-            req.fds.as_ptr(),
-            libc::CMSG_DATA(c) as *mut RawFd,
-            req.fds.len(),
-        );
-    }
-    let sent = loop {
-        // SAFETY: msg points to live buffers.
-        let n = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
-        if n >= 0 {
-            break n as usize;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    };
-    // The fds went with the first byte; whatever is left goes as plain bytes.
-    let mut rest: Vec<&[u8]> = vec![head, &req.payload];
-    let mut skip = sent;
-    for part in rest.iter_mut() {
-        let k = skip.min(part.len());
-        *part = &part[k..];
-        skip -= k;
-    }
-    for part in rest {
-        write_all(sock, part)?;
-    }
-    Ok(())
-}
-
-fn write_all(sock: RawFd, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        // SAFETY: sends from inside a live buffer.
-        let n = unsafe { libc::send(sock, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        buf = &buf[n as usize..];
-    }
-    Ok(())
+    crate::fdpass::send_with_fds(sock, as_bytes(&req.header), &req.payload, &req.fds)
 }
 
 /// Receives one `Resp` and the fd it may carry (EINTR retried; EOF is `UnexpectedEof`).

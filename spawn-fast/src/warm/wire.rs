@@ -57,10 +57,7 @@ pub(crate) struct Resp {
 
 const _: () = assert!(size_of::<Req>() == 208 && size_of::<Resp>() == 16);
 
-/// Space for a cmsg carrying `n` fds (x86_64: 16-byte header, data rounded up to 8).
-pub(crate) const fn cmsg_space(n: usize) -> usize {
-    16 + (n * 4).div_ceil(8) * 8
-}
+pub(crate) use crate::fdpass::cmsg_space;
 
 pub(crate) fn as_bytes<T: Copy>(v: &T) -> &[u8] {
     // SAFETY: T is one of the repr(C) integer structs above (no padding), read as bytes.

@@ -263,57 +263,7 @@ fn build_request(plan: &RawPlan, status_w: OwnedFd) -> io::Result<Request> {
 }
 
 fn send_request(sock: RawFd, req: &Request) -> io::Result<()> {
-    let mut iov = [
-        libc::iovec {
-            iov_base: as_bytes(&req.header).as_ptr() as *mut _,
-            iov_len: size_of::<ReqHeader>(),
-        },
-        libc::iovec {
-            iov_base: req.payload.as_ptr() as *mut _,
-            iov_len: req.payload.len(),
-        },
-    ];
-    let mut cbuf = vec![0u64; cmsg_space(req.fds.len()).div_ceil(8)];
-    // SAFETY: msghdr is plain data; the control buffer is sized for all fds.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = iov.as_mut_ptr();
-    msg.msg_iovlen = 2;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = cmsg_space(req.fds.len());
-    // SAFETY: the first cmsg header and its data lie inside cbuf.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN((req.fds.len() * 4) as u32) as usize;
-        std::ptr::copy_nonoverlapping(
-            req.fds.as_ptr(),
-            libc::CMSG_DATA(c) as *mut RawFd,
-            req.fds.len(),
-        );
-    }
-    let total = size_of::<ReqHeader>() + req.payload.len();
-    // SAFETY: msg points to live buffers.
-    let mut sent = cvt(unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) })? as usize;
-    // A large payload may go out in pieces; the fds went with the first byte.
-    while sent < total {
-        let (buf, off) = if sent < size_of::<ReqHeader>() {
-            (as_bytes(&req.header), sent)
-        } else {
-            (&req.payload[..], sent - size_of::<ReqHeader>())
-        };
-        // SAFETY: sends from inside a live buffer.
-        let n = cvt(unsafe {
-            libc::send(
-                sock,
-                buf[off..].as_ptr().cast(),
-                buf.len() - off,
-                libc::MSG_NOSIGNAL,
-            )
-        })?;
-        sent += n as usize;
-    }
-    Ok(())
+    crate::fdpass::send_with_fds(sock, as_bytes(&req.header), &req.payload, &req.fds)
 }
 
 fn recv_response(sock: RawFd) -> io::Result<(Resp, Option<OwnedFd>)> {

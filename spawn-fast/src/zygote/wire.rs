@@ -43,11 +43,7 @@ pub(crate) struct Resp {
     pub errno: i32,
 }
 
-/// Space for a cmsg carrying `n` fds.
-pub(crate) const fn cmsg_space(n: usize) -> usize {
-    // CMSG_SPACE for x86_64: header (16) + data rounded up to 8.
-    16 + (n * 4).div_ceil(8) * 8
-}
+pub(crate) use crate::fdpass::cmsg_space;
 
 pub(crate) fn as_bytes<T: Copy>(v: &T) -> &[u8] {
     // SAFETY: T is a repr(C) struct of integers without padding holes that matter; we only
