@@ -12,22 +12,13 @@ use std::{
     io::Write,
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    sync::{Mutex, MutexGuard},
     thread,
     time::{Duration, Instant},
 };
 
 use common::capable;
-use live::{Background, Gated, Prometheus, TempDir, cgroup2_root, each_record, free_port};
+use live::{Background, Gated, Prometheus, TempDir, cgroup2_root, each_record, free_port, serial};
 use serde_json::Value;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 const ID: &str = "5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f";
 const ID2: &str = "d0ccd0ccd0ccd0ccd0ccd0ccd0ccd0ccd0ccd0ccd0ccd0ccd0ccd0ccd0ccd0cc";

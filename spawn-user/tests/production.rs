@@ -10,22 +10,15 @@ mod live;
 
 use std::{
     collections::HashSet,
-    sync::{Mutex, MutexGuard},
     thread,
     time::{Duration, Instant},
 };
 
 use common::capable;
-use live::{Background, Cgroup, Gated, Prometheus, TempDir, each_record, free_port, number_after};
+use live::{
+    Background, Cgroup, Gated, Prometheus, TempDir, each_record, free_port, number_after, serial,
+};
 use serde_json::Value;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 const READY_RECORD: &str = "spawnprof: recording";
 const READY_SERVE: &str = "spawnprof: serving metrics";

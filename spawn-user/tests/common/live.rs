@@ -357,3 +357,14 @@ pub fn number_after(text: &str, key: &str) -> Option<u64> {
         .parse()
         .ok()
 }
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs the tests that start spawnprof in the background one at a time within a test binary:
+/// they share the machine's two cores and the kernel's probe slots. A test that failed while
+/// holding the lock does not poison it for the others.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
