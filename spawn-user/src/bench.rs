@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use spawn_fast::bench::{BenchReport, LaneResult};
 
-use crate::report::fmt_ns;
+use spawn_analysis::report::fmt_ns;
 
 /// A table: one row per strategy, with its median relative to the fastest lane.
 pub fn render(report: &BenchReport) -> String {

@@ -4,15 +4,14 @@ use std::os::fd::AsRawFd;
 
 use aya::maps::{MapData, RingBuf};
 
-use crate::{
+use spawn_analysis::{
     assemble::{Assembler, AssemblerStats},
-    container::{
-        identify,
-        resolve::{CgroupResolver, Resolved},
-    },
+    container::identify,
     decode::{RawEvent, decode},
     record::SpawnRecord,
 };
+
+use crate::container::resolve::{CgroupResolver, Resolved};
 
 pub struct Collector {
     ring: RingBuf<MapData>,
@@ -86,8 +85,8 @@ impl Collector {
         self.decode_errors
     }
 
-    /// The user-side part of [`crate::losses::Losses`].
-    pub fn add_losses(&self, l: &mut crate::losses::Losses) {
+    /// The user-side part of [`spawn_analysis::losses::Losses`].
+    pub fn add_losses(&self, l: &mut spawn_analysis::losses::Losses) {
         l.decode_errors = self.decode_errors;
         l.decode_error_spawns = self.decode_error_spawns;
         l.evicted_records = self.asm.stats().evicted;
@@ -257,7 +256,7 @@ mod tests {
         use spawn_common::kind;
         let newtask = kind::TASK_NEWTASK.to_ne_bytes();
         // A truncated task_newtask record does not decode, and is a lost spawn.
-        assert!(crate::decode::decode(&newtask).is_err());
+        assert!(spawn_analysis::decode::decode(&newtask).is_err());
         assert!(super::is_spawn_record(&newtask));
         assert!(!super::is_spawn_record(&kind::EXEC_EXIT.to_ne_bytes()));
         assert!(!super::is_spawn_record(&[1, 0]));

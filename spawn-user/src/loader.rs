@@ -474,12 +474,12 @@ impl Probes {
 
     /// Hits and BPF run time of each of our programs since load (non-zero only while run-time
     /// statistics are on).
-    pub fn probe_costs(&self) -> Vec<crate::report::probe_cost::ProbeCost> {
+    pub fn probe_costs(&self) -> Vec<spawn_analysis::report::probe_cost::ProbeCost> {
         self.ebpf
             .programs()
             .filter_map(|(name, prog)| {
                 let info = prog.info().ok()?;
-                Some(crate::report::probe_cost::ProbeCost {
+                Some(spawn_analysis::report::probe_cost::ProbeCost {
                     program: name.to_string(),
                     hits: info.run_count(),
                     run_ns: info.run_time().as_nanos() as u64,

@@ -16,13 +16,16 @@ use std::{
 
 use spawn_common::counter;
 
+use spawn_analysis::{
+    record::SpawnRecord,
+    report::{Format, RecordWriter, summary::Summary},
+    tree::{Item, Tree, text::TextOptions},
+};
+
 use crate::{
     collector::Collector,
     loader::{LoadError, ProbeOptions, Probes},
     preflight::{self, PreflightError},
-    record::SpawnRecord,
-    report::{Format, RecordWriter, summary::Summary},
-    tree::{Item, Tree, text::TextOptions},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +73,7 @@ pub struct TraceOutcome {
     pub lost_events: u64,
     pub decode_errors: u64,
     /// Every loss counter and the kernel's spawn count.
-    pub losses: crate::losses::Losses,
+    pub losses: spawn_analysis::losses::Losses,
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -147,12 +150,12 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
     probes.flush_log();
     let lost = counters[counter::LOST_EVENTS as usize];
     summary.set_lost_events(lost);
-    let mut losses = crate::losses::Losses::from_counters(&counters);
+    let mut losses = spawn_analysis::losses::Losses::from_counters(&counters);
     col.add_losses(&mut losses);
     // The tree needs every record: it is built once the command is done.
     let tree = Tree::build(items);
     let mut text = match opts.tree {
-        Some(t) => format!("{}\n", crate::tree::text::render(&tree, t)),
+        Some(t) => format!("{}\n", spawn_analysis::tree::text::render(&tree, t)),
         None => String::new(),
     };
     text.push_str(&summary.render());
@@ -161,7 +164,7 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
         losses.line(),
         losses.balance(col.spawn_records(), 0).line()
     ));
-    text.push_str(&crate::tree::verdict::render(&tree, 5));
+    text.push_str(&spawn_analysis::tree::verdict::render(&tree, 5));
     text.push_str("\nprobes used:\n  tracepoints: task_newtask, sched fork/wakeup_new/exit, and the syscall ones below\n");
     for note in &probes.notes {
         text.push_str(&format!("  {note}\n"));
@@ -169,7 +172,7 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
     text.push_str("  fentry/kprobe copy sub-phases: not used (tracepoints only)\n");
     if opts.probe_stats {
         text.push('\n');
-        text.push_str(&crate::report::probe_cost::render(
+        text.push_str(&spawn_analysis::report::probe_cost::render(
             &probes.probe_costs(),
             records,
         ));

@@ -10,7 +10,7 @@
 //!
 //! An environment variable rather than a flag: the limits make the output wrong on purpose,
 //! and nothing a user types should reach them by accident.
-use crate::assemble::{Assembler, AssemblerConfig};
+use spawn_analysis::assemble::{Assembler, AssemblerConfig};
 
 pub const ENV: &str = "SPAWNPROF_TEST_MAP_SIZES";
 

@@ -4,9 +4,9 @@
 mod common;
 
 use common::{capable, spawnprof};
-use spawn_user::record::{SpawnKind, SpawnRecord};
-use spawn_user::report::json;
-use spawn_user::tree::{Tree, text::NAME_WIDTH};
+use spawn_analysis::record::{SpawnKind, SpawnRecord};
+use spawn_analysis::report::json;
+use spawn_analysis::tree::{Tree, text::NAME_WIDTH};
 
 struct Run {
     records: Vec<SpawnRecord>,

@@ -10,24 +10,11 @@ use std::{
 };
 
 use rand::{SeedableRng, rngs::SmallRng, seq::SliceRandom};
-use serde_json::Value;
 use spawn_fast::{Command, Stdio, Strategy};
 
 use super::{CompareError, CompareOptions};
-use crate::stats::median_f64;
-
-/// What one command gave over all blocks: one value per run, in run order.
-#[derive(Clone, Debug, Default)]
-pub struct Measured {
-    /// Median wall time (spawn to reap, untraced) of each run's timed spawns, ns.
-    pub wall_runs: Vec<f64>,
-    /// Per phase: the median over each traced run's spawns, ns (phases a run lacked: absent).
-    pub phase_runs: BTreeMap<String, Vec<f64>>,
-    /// Position of this command in each block's order (0 = first).
-    pub order: Vec<usize>,
-    /// Spawns that exited non-zero or by a signal (reported, not hidden).
-    pub failed_spawns: usize,
-}
+use spawn_analysis::compare::{Measured, phase_medians};
+use spawn_analysis::stats::median_f64;
 
 /// Runs every block and returns one `Measured` per command, in the order given.
 pub fn measure(opts: &CompareOptions) -> Result<Vec<Measured>, CompareError> {
@@ -127,36 +114,6 @@ fn traced_run(argv: &[String], spawns: usize) -> Result<BTreeMap<String, f64>, C
     Ok(phase_medians(&text))
 }
 
-/// Medians of each phase over the records of the workload's own children (the records whose
-/// parent is the traced root), from `trace --json` output.
-pub fn phase_medians(jsonl: &str) -> BTreeMap<String, f64> {
-    let records: Vec<Value> = jsonl
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    let root = records
-        .iter()
-        .find(|r| r["kind"] == "root")
-        .and_then(|r| r["pid"].as_u64());
-    let mut per_phase: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for r in records
-        .iter()
-        .filter(|r| r["kind"] == "exec" && root.is_some() && r["ppid"].as_u64() == root)
-    {
-        if let Some(phases) = r["phases_ns"].as_object() {
-            for (name, v) in phases {
-                if let Some(ns) = v.as_u64() {
-                    per_phase.entry(name.clone()).or_default().push(ns as f64);
-                }
-            }
-        }
-    }
-    per_phase
-        .into_iter()
-        .filter_map(|(k, v)| Some((k, median_f64(&v)?)))
-        .collect()
-}
-
 /// A file name for one trace's output, removed on drop.
 struct TempFile(PathBuf);
 
@@ -176,26 +133,5 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn phases_come_from_the_roots_children_only() {
-        let text = [
-            r#"{"kind":"root","pid":10,"ppid":1,"phases_ns":{"copy":1}}"#,
-            r#"{"kind":"exec","pid":11,"ppid":10,"phases_ns":{"copy":100,"startup":700}}"#,
-            r#"{"kind":"exec","pid":12,"ppid":10,"phases_ns":{"copy":300,"startup":null}}"#,
-            r#"{"kind":"exec","pid":13,"ppid":11,"phases_ns":{"copy":9999}}"#,
-            "not json",
-        ]
-        .join("\n");
-        let m = phase_medians(&text);
-        assert_eq!(m["copy"], 200.0);
-        assert_eq!(m["startup"], 700.0);
-        assert_eq!(m.len(), 2);
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::hist::LogHistogram;
 use super::labels::{OTHER, TopLabels};
-use crate::record::{Phases, SpawnKind, SpawnRecord};
+use spawn_analysis::record::{Phases, SpawnKind, SpawnRecord};
 
 /// What became of a spawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -242,7 +242,7 @@ impl Agg {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::record::ExecInfo;
+    use spawn_analysis::record::ExecInfo;
 
     pub(crate) fn rec(parent: &str, prog: Option<(&str, i64)>, total: u64) -> SpawnRecord {
         let mut r = SpawnRecord::new(1, SpawnKind::Exec);

@@ -16,7 +16,7 @@ use prometheus_client::{
 };
 
 use super::labels::{OTHER, TopLabels};
-use crate::record::{SpawnKind, SpawnRecord};
+use spawn_analysis::record::{SpawnKind, SpawnRecord};
 
 type Labels = Vec<(&'static str, String)>;
 type HistFamily = Family<Labels, Histogram, fn() -> Histogram>;
@@ -144,8 +144,8 @@ impl ContainerMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::{Container, Runtime};
     use crate::live::agg::tests::rec;
+    use spawn_analysis::container::{Container, Runtime};
 
     fn in_container(id: &str, fork: bool) -> SpawnRecord {
         let mut r = rec("sh", Some(("/bin/true", 0)), 1_000_000);

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::loader::CgroupFilter;
-use crate::record::SpawnRecord;
+use spawn_analysis::record::SpawnRecord;
 
 /// The kernel keeps 15 bytes of a task's name.
 const COMM_MAX: usize = 15;
@@ -169,7 +169,7 @@ pub fn resolve_cgroup(path: &Path) -> Result<(CgroupFilter, PathBuf), CgroupErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::SpawnKind;
+    use spawn_analysis::record::SpawnKind;
 
     fn rec(comm: &str, parent: &str, total: Option<u64>) -> SpawnRecord {
         let mut r = SpawnRecord::new(5, SpawnKind::Exec);
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn container_and_pod_filters() {
-        use crate::container::{Container, Runtime};
+        use spawn_analysis::container::{Container, Runtime};
         let id = "ab".repeat(32);
         let mut r = rec("true", "sh", None);
         let f = RecordFilter::default().with_identity(Some(id[..12].into()), None);

@@ -1,5 +1,5 @@
 //! A fixed-precision log-scale histogram of nanosecond values: constant memory per quantity,
-//! however many spawns a long run sees (the exact [`crate::stats::Samples`] keep every value).
+//! however many spawns a long run sees (the exact [`spawn_analysis::stats::Samples`] keep every value).
 //!
 //! Values below 8 have a bucket each; above, every power of two is split into 8 buckets, so a
 //! bucket spans at most 1/8 of its lower bound. A quantile is read back as the middle of its

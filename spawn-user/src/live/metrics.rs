@@ -19,7 +19,7 @@ use super::Health;
 use super::agg::{Outcome, PHASES, creation_seen, program_key};
 use super::container_metrics::ContainerMetrics;
 use super::labels::TopLabels;
-use crate::record::{CloneSyscall, SpawnKind, SpawnRecord};
+use spawn_analysis::record::{CloneSyscall, SpawnKind, SpawnRecord};
 
 type Labels = Vec<(&'static str, String)>;
 type HistFamily = Family<Labels, Histogram, fn() -> Histogram>;

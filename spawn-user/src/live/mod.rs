@@ -8,16 +8,15 @@ use std::time::Duration;
 
 use spawn_common::counter;
 
+use spawn_analysis::{assemble::AssemblerStats, record::SpawnRecord};
+
 use crate::{
-    assemble::AssemblerStats,
     collector::Collector,
     loader::{LoadError, ProbeOptions, Probes},
     preflight::{self, PreflightError},
-    record::SpawnRecord,
 };
 
 pub mod agg;
-pub mod cli;
 pub mod container_metrics;
 pub mod filter;
 pub mod hist;
@@ -87,7 +86,7 @@ impl Scope {
             s += &format!(", comm {c}");
         }
         if let Some(m) = self.min_total_ns {
-            s += &format!(", total >= {}", crate::report::fmt_ns(m));
+            s += &format!(", total >= {}", spawn_analysis::report::fmt_ns(m));
         }
         if let Some(c) = &self.container {
             s += &format!(", container {c}");
@@ -112,7 +111,7 @@ pub struct Health {
     /// Records dropped by `--comm` / `--min-total`.
     pub filtered: u64,
     /// Every loss counter, kernel and user side, and the kernel's own spawn count.
-    pub losses: crate::losses::Losses,
+    pub losses: spawn_analysis::losses::Losses,
     /// Records whose spawn began while tracing, before filtering (they balance
     /// `losses.spawns`).
     pub spawn_records: u64,
@@ -122,7 +121,7 @@ pub struct Health {
 
 impl Health {
     /// `spawns = records + filtered + lost`.
-    pub fn balance(&self) -> crate::losses::Balance {
+    pub fn balance(&self) -> spawn_analysis::losses::Balance {
         self.losses.balance(
             self.spawn_records.saturating_sub(self.filtered_spawns),
             self.filtered_spawns,
@@ -207,7 +206,7 @@ impl Source {
         Ok(self.probes.enable_run_stats()?)
     }
 
-    pub fn probe_costs(&self) -> Vec<crate::report::probe_cost::ProbeCost> {
+    pub fn probe_costs(&self) -> Vec<spawn_analysis::report::probe_cost::ProbeCost> {
         self.probes.probe_costs()
     }
 
@@ -249,7 +248,7 @@ impl Source {
             Ok(c) => self.counters = c,
             Err(e) => log::warn!("reading the probes' counters: {e}"),
         }
-        let mut losses = crate::losses::Losses::from_counters(&self.counters);
+        let mut losses = spawn_analysis::losses::Losses::from_counters(&self.counters);
         self.col.add_losses(&mut losses);
         Health {
             lost_events: self.counters[counter::LOST_EVENTS as usize],

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use super::agg::{Agg, GroupStats, program_key};
 use super::text::{interval_line, summary};
 use super::{Every, Health, LABEL_EPOCH, LiveError, Scope, Source, TICK, Ticker, signals};
-use crate::record::SpawnRecord;
-use crate::report::{Format, RecordWriter};
+use spawn_analysis::record::SpawnRecord;
+use spawn_analysis::report::{Format, RecordWriter};
 
 /// Programs that get their own block in the final summary (the rest are "other").
 const SUMMARY_PROGRAMS: usize = 30;
@@ -65,7 +65,7 @@ impl Sink {
             self.agg.add(&program_key(&r), &r);
             self.records += 1;
             self.window_records += 1;
-            if r.kind != crate::record::SpawnKind::Thread {
+            if r.kind != spawn_analysis::record::SpawnKind::Thread {
                 self.window.add(&r);
             }
         }
@@ -140,7 +140,7 @@ pub fn run(opts: &RecordOptions) -> Result<RecordOutcome, LiveError> {
         let costs = src.probe_costs();
         eprintln!(
             "{}",
-            crate::report::probe_cost::render(&costs, sink.records as usize)
+            spawn_analysis::report::probe_cost::render(&costs, sink.records as usize)
         );
     }
     Ok(RecordOutcome {

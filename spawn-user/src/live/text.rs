@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use super::Health;
 use super::agg::{Agg, GroupStats, PHASES};
 use super::hist::LogHistogram;
-use crate::report::fmt_ns;
+use spawn_analysis::report::fmt_ns;
 
 /// Median and p99 of a histogram, "-" when empty.
 pub fn med_p99(h: &LogHistogram) -> (String, String) {

@@ -2,13 +2,13 @@
 //! call), segments being the median of each phase, plus a second chart of page-fault time.
 //!
 //! The grouping and the medians ([`bars`]) are pure and unit-tested; [`svg`] draws them with
-//! plotters and [`report`] writes the files of `spawnprof report`.
+//! plotters and [`files`] writes the files of `spawnprof report`.
 use std::collections::BTreeMap;
 
 use crate::record::{SpawnKind, SpawnRecord};
 use crate::stats::Samples;
 
-pub mod report;
+pub mod files;
 pub mod svg;
 pub mod timeline;
 
@@ -35,7 +35,7 @@ pub const FAULT_SIDES: [&str; 3] = ["child pre-exec", "parent after fork", "chil
 
 /// How records are put into bars.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GroupBy {
+pub enum BarsBy {
     /// The exec'd program (basename).
     Program,
     /// The input file the record came from (its stem): one file per strategy, for instance.
@@ -44,13 +44,13 @@ pub enum GroupBy {
     Clone,
 }
 
-impl std::str::FromStr for GroupBy {
+impl std::str::FromStr for BarsBy {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "program" => Ok(GroupBy::Program),
-            "file" => Ok(GroupBy::File),
-            "clone" => Ok(GroupBy::Clone),
+            "program" => Ok(BarsBy::Program),
+            "file" => Ok(BarsBy::File),
+            "clone" => Ok(BarsBy::Clone),
             _ => Err(format!("unknown grouping {s:?} (program, file, clone)")),
         }
     }
@@ -95,11 +95,11 @@ pub fn usable(r: &SpawnRecord) -> bool {
 }
 
 /// The label of `r` under `by`; `file` is the stem of the input it came from.
-pub fn label(r: &SpawnRecord, by: GroupBy, file: &str) -> String {
+pub fn label(r: &SpawnRecord, by: BarsBy, file: &str) -> String {
     match by {
-        GroupBy::File => file.to_string(),
-        GroupBy::Program => r.program().unwrap_or("?").to_string(),
-        GroupBy::Clone => {
+        BarsBy::File => file.to_string(),
+        BarsBy::Program => r.program().unwrap_or("?").to_string(),
+        BarsBy::Clone => {
             let call = r.clone_syscall.map_or("?", |c| c.as_str());
             let flags: Vec<&str> = r
                 .clone_flag_names
@@ -207,7 +207,7 @@ mod tests {
         let b = bars(
             rs.iter()
                 .chain([&failed])
-                .map(|r| (label(r, GroupBy::Program, "x"), r)),
+                .map(|r| (label(r, BarsBy::Program, "x"), r)),
         );
         assert_eq!(b.len(), 1);
         let b = &b[0];
@@ -226,11 +226,11 @@ mod tests {
         let mut r = rec(1, 1, None);
         r.clone_syscall = Some(crate::record::CloneSyscall::Clone3);
         r.clone_flag_names = vec!["CLONE_VM".into(), "CLONE_VFORK".into(), "SIGCHLD".into()];
-        assert_eq!(label(&r, GroupBy::Clone, "f"), "clone3 VM|VFORK");
+        assert_eq!(label(&r, BarsBy::Clone, "f"), "clone3 VM|VFORK");
         let rs = [rec(1, 1, None), rec(2, 2, None)];
         let b = bars([("zeta".to_string(), &rs[0]), ("alpha".to_string(), &rs[1])]);
         let names: Vec<_> = b.iter().map(|b| b.label.as_str()).collect();
         assert_eq!(names, ["zeta", "alpha"]);
-        assert!("nope".parse::<GroupBy>().is_err());
+        assert!("nope".parse::<BarsBy>().is_err());
     }
 }

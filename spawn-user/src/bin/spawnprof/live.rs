@@ -1,17 +1,33 @@
-//! Command-line arguments of `record`, `top` and `serve` (clap), turned into the options of
-//! each command. Kept here, next to the commands, so that the binary only dispatches.
+//! `spawnprof record`, `top` and `serve`: the live modes over a whole host, a process tree or a
+//! cgroup (`spawn_user::live`). Their arguments turn into each mode's options here.
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::agg::GroupBy;
-use super::record::{RecordOptions, format_for};
-use super::serve::ServeOptions;
-use super::term::TopOptions;
-use super::{LiveError, Scope};
+use spawn_user::live::agg::GroupBy;
+use spawn_user::live::record::{RecordOptions, format_for};
+use spawn_user::live::serve::ServeOptions;
+use spawn_user::live::term::TopOptions;
+use spawn_user::live::{self, LiveError, Scope};
 
-fn duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 30s, 5m, 1h, 250ms)"))
+use crate::duration;
+
+/// `spawnprof record`.
+pub fn record(a: &RecordArgs) -> anyhow::Result<u8> {
+    live::record::run(&a.options()?)?;
+    Ok(0)
+}
+
+/// `spawnprof top`.
+pub fn top(a: &TopArgs) -> anyhow::Result<u8> {
+    live::term::run(&a.options())?;
+    Ok(0)
+}
+
+/// `spawnprof serve`.
+pub fn serve(a: &ServeArgs) -> anyhow::Result<u8> {
+    live::serve::run(&a.options())?;
+    Ok(0)
 }
 
 /// Which spawns to look at.
@@ -167,7 +183,7 @@ pub struct ServeArgs {
     pub top_programs: usize,
     /// Containers that get their own series (runtime, container_id, pod_uid labels); the
     /// rest are summed as container_id="other".
-    #[arg(long, default_value_t = super::container_metrics::DEFAULT_TOP)]
+    #[arg(long, default_value_t = live::container_metrics::DEFAULT_TOP)]
     pub top_containers: usize,
     /// A fork from a parent with more resident memory than this (e.g. 512M, 2G) counts in
     /// spawnprof_container_big_parent_forks_total.
@@ -215,7 +231,7 @@ mod tests {
         assert_eq!(o.scope.pid, Some(7));
         assert!(o.scope.children && !o.scope.all);
         assert_eq!(o.scope.min_total_ns, Some(5_000_000));
-        assert_eq!(o.format, crate::report::Format::Csv);
+        assert_eq!(o.format, spawn_analysis::report::Format::Csv);
         let t = T::try_parse_from(["x"]).expect("parses");
         assert!(t.r.options().is_err(), "no scope is an error");
         assert!(T::try_parse_from(["x", "--children"]).is_err());

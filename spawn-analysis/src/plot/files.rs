@@ -1,100 +1,42 @@
-//! `spawnprof report`: recorded JSON-lines traces in, phase plots and a text summary out.
+//! The files of `spawnprof report`: recorded JSON-lines traces in; phase and fault plots, the
+//! timeline, the tree and a text summary out.
 use std::fmt::Write as _;
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
-
 use super::timeline::{self, TimelineOptions};
-use super::{Bar, FAULT_SIDES, GroupBy, LEAVES, bars, label};
+use super::{Bar, BarsBy, FAULT_SIDES, LEAVES, bars, label};
 use crate::record::SpawnRecord;
 use crate::report::{fmt_ns, json, summary::Summary};
 use crate::tree::{Tree, text, verdict};
 
-/// `spawnprof report TRACE.jsonl... [-o DIR] [--by program|file|clone]`.
-#[derive(Debug, clap::Args)]
-pub struct ReportArgs {
-    /// JSON-lines traces written by `spawnprof trace --json` (or `record`).
-    #[arg(required = true)]
-    pub traces: Vec<PathBuf>,
-    /// Directory for phases.svg, faults.svg, timeline.svg, phases.csv, tree.txt and
-    /// summary.txt.
-    #[arg(short, long, default_value = "spawnprof-report")]
-    pub output: PathBuf,
-    /// One bar per program, per input file, or per clone call and flags. Default: per file
-    /// when several files are given, else per program.
-    #[arg(long)]
-    pub by: Option<GroupBy>,
-    /// Chart title (default: the file names).
-    #[arg(long)]
-    pub title: Option<String>,
-    /// Only print each trace's spawn tree (as `trace --tree` does); write no files.
-    #[arg(long)]
-    pub tree: bool,
-    /// With --tree: fold spawns whose whole subtree took less than this (e.g. 5ms). In
-    /// timeline.svg: give no row of its own to such a spawn.
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
-    pub min_total: Option<std::time::Duration>,
+/// Why a report could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}:{line}: not a spawn record: {source}")]
+    NotARecord {
+        path: PathBuf,
+        line: usize,
+        source: serde_json::Error,
+    },
+    #[error("no complete, successful exec spawn among the {0} records: nothing to plot")]
+    NothingToPlot(usize),
+    #[error("drawing {0}")]
+    Draw(String),
 }
 
-fn duration(s: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 5ms, 250us, 1s)"))
+/// Attaches the path to an I/O error.
+fn at(path: &Path) -> impl FnOnce(io::Error) -> PlotError + '_ {
+    move |source| PlotError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
-/// Reads the traces, writes the report, prints the summary and the files written.
-pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
-    let traces = args
-        .traces
-        .iter()
-        .map(|p| read_trace(p))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let min_total_ns = args.min_total.map_or(0, |d| d.as_nanos() as u64);
-    if args.tree {
-        for t in &traces {
-            if traces.len() > 1 {
-                println!("{}:", t.stem);
-            }
-            let tree = Tree::from_records(&t.records);
-            print!(
-                "{}",
-                text::render(&tree, text::TextOptions { min_total_ns })
-            );
-            print!("{}", verdict::render(&tree, 5));
-        }
-        return Ok(());
-    }
-    let by = args.by.unwrap_or(if traces.len() > 1 {
-        GroupBy::File
-    } else {
-        GroupBy::Program
-    });
-    let title = args.title.clone().unwrap_or_else(|| {
-        let stems: Vec<&str> = traces.iter().map(|t| t.stem.as_str()).collect();
-        stems.join(", ")
-    });
-    let mut w = write(&traces, by, &title, &args.output)?;
-    let opts = TimelineOptions {
-        min_ns: min_total_ns,
-        ..Default::default()
-    };
-    let mut notes = Vec::new();
-    for t in &traces {
-        let (files, note) = write_tree(t, traces.len() > 1, &title, &opts, &args.output)?;
-        notes.push(note);
-        w.files.extend(files);
-    }
-    print!("{}", fs::read_to_string(args.output.join("summary.txt"))?);
-    println!();
-    for n in notes {
-        println!("{n}");
-    }
-    for f in &w.files {
-        println!("wrote {}", f.display());
-    }
-    Ok(())
-}
-
-/// Records of one trace file, with the file's stem (the label under [`GroupBy::File`]).
+/// Records of one trace file, with the file's stem (the label under [`BarsBy::File`]).
 pub struct Trace {
     pub stem: String,
     pub records: Vec<SpawnRecord>,
@@ -102,15 +44,18 @@ pub struct Trace {
 
 /// Reads a JSON-lines trace; lines that are not JSON objects (a traced command's own output
 /// written to the same file) are skipped, a malformed object is an error naming its line.
-pub fn read_trace(path: &Path) -> anyhow::Result<Trace> {
-    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+pub fn read_trace(path: &Path) -> Result<Trace, PlotError> {
+    let text = fs::read_to_string(path).map_err(at(path))?;
     let mut records = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if !line.trim_start().starts_with('{') {
             continue;
         }
-        let r = json::from_line(line)
-            .with_context(|| format!("{}:{}: not a spawn record", path.display(), i + 1))?;
+        let r = json::from_line(line).map_err(|source| PlotError::NotARecord {
+            path: path.to_path_buf(),
+            line: i + 1,
+            source,
+        })?;
         records.push(r);
     }
     let stem = path
@@ -127,8 +72,8 @@ pub struct Written {
 }
 
 /// Writes `phases.svg`, `faults.svg`, `phases.csv` and `summary.txt` into `dir`.
-pub fn write(traces: &[Trace], by: GroupBy, title: &str, dir: &Path) -> anyhow::Result<Written> {
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+pub fn write(traces: &[Trace], by: BarsBy, title: &str, dir: &Path) -> Result<Written, PlotError> {
+    fs::create_dir_all(dir).map_err(at(dir))?;
     let labelled = traces
         .iter()
         .flat_map(|t| t.records.iter().map(move |r| (label(r, by, &t.stem), r)));
@@ -136,9 +81,7 @@ pub fn write(traces: &[Trace], by: GroupBy, title: &str, dir: &Path) -> anyhow::
     let total: usize = traces.iter().map(|t| t.records.len()).sum();
     let used: usize = bars.iter().map(|b| b.n).sum();
     if bars.is_empty() {
-        anyhow::bail!(
-            "no complete, successful exec spawn among the {total} records: nothing to plot"
-        );
+        return Err(PlotError::NothingToPlot(total));
     }
     let phases = dir.join("phases.svg");
     let faults = dir.join("faults.svg");
@@ -146,7 +89,7 @@ pub fn write(traces: &[Trace], by: GroupBy, title: &str, dir: &Path) -> anyhow::
     let text = dir.join("summary.txt");
     super::svg::phase_bars(&phases, &format!("{title}: phases of a spawn"), &bars)?;
     super::svg::fault_bars(&faults, &format!("{title}: page-fault time"), &bars)?;
-    fs::write(&csv, csv_text(&bars)).with_context(|| format!("writing {}", csv.display()))?;
+    fs::write(&csv, csv_text(&bars)).map_err(at(&csv))?;
     let mut summary = Summary::new();
     traces
         .iter()
@@ -156,7 +99,7 @@ pub fn write(traces: &[Trace], by: GroupBy, title: &str, dir: &Path) -> anyhow::
     for t in traces {
         body.push_str(&verdict::render(&Tree::from_records(&t.records), 5));
     }
-    fs::write(&text, body).with_context(|| format!("writing {}", text.display()))?;
+    fs::write(&text, body).map_err(at(&text))?;
     Ok(Written {
         files: vec![phases, faults, csv, text],
         skipped: total - used,
@@ -166,13 +109,13 @@ pub fn write(traces: &[Trace], by: GroupBy, title: &str, dir: &Path) -> anyhow::
 
 /// `timeline.svg` and `tree.txt` of one trace (`timeline-STEM.svg`, ... when there are
 /// several), and a line saying what the timeline shows.
-fn write_tree(
+pub fn write_tree(
     t: &Trace,
     several: bool,
     title: &str,
     opts: &TimelineOptions,
     dir: &Path,
-) -> anyhow::Result<(Vec<PathBuf>, String)> {
+) -> Result<(Vec<PathBuf>, String), PlotError> {
     let tree = Tree::from_records(&t.records);
     let suffix = if several {
         format!("-{}", t.stem)
@@ -182,7 +125,7 @@ fn write_tree(
     let title = if several { t.stem.as_str() } else { title };
     let (svg, stats) = timeline::render(&tree, title, opts);
     let svg_path = dir.join(format!("timeline{suffix}.svg"));
-    fs::write(&svg_path, svg).with_context(|| format!("writing {}", svg_path.display()))?;
+    fs::write(&svg_path, svg).map_err(at(&svg_path))?;
     let txt_path = dir.join(format!("tree{suffix}.txt"));
     let txt = text::render(
         &tree,
@@ -190,7 +133,7 @@ fn write_tree(
             min_total_ns: opts.min_ns,
         },
     );
-    fs::write(&txt_path, txt).with_context(|| format!("writing {}", txt_path.display()))?;
+    fs::write(&txt_path, txt).map_err(at(&txt_path))?;
     let mut note = format!("timeline{suffix}.svg: {} rows of single spawns", stats.rows);
     if stats.elided > 0 {
         note.push_str(&format!(
@@ -306,7 +249,7 @@ mod tests {
         let t = read_trace(&trace).expect("read");
         assert_eq!((t.stem.as_str(), t.records.len()), ("vfork", 4));
         let out = dir.join("out");
-        let w = write(&[t], GroupBy::File, "test", &out).expect("report");
+        let w = write(&[t], BarsBy::File, "test", &out).expect("report");
         assert_eq!((w.skipped, w.bars.len(), w.bars[0].n), (1, 1, 3));
         for f in &w.files {
             let body = fs::read_to_string(f).expect("read back");
@@ -331,7 +274,7 @@ mod tests {
             records: vec![SpawnRecord::new(1, SpawnKind::Root)],
         };
         let dir = std::env::temp_dir().join(format!("spawnprof-empty-{}", std::process::id()));
-        assert!(write(&[t], GroupBy::Program, "x", &dir).is_err());
+        assert!(write(&[t], BarsBy::Program, "x", &dir).is_err());
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::files::PlotError;
 use super::{Bar, FAULT_SIDES, LEAVES};
 
 /// One colour per leaf phase: kernel-side copy in reds, exec in blues, user space in greens,
@@ -36,8 +37,8 @@ fn leaf_name(leaf: &str) -> String {
     leaf.replacen('_', ": ", 1)
 }
 
-fn draw_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> anyhow::Error {
-    anyhow::anyhow!("drawing: {e:?}")
+fn draw_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> PlotError {
+    PlotError::Draw(format!("{e:?}"))
 }
 
 /// The unit an axis that reads up to `max_ns` is labelled in, and its size in ns.
@@ -55,7 +56,7 @@ pub(crate) fn axis_unit(max_ns: f64) -> (f64, &'static str) {
 /// a tick at each group's median spawn overhead; `run`, the program's own time, in a column
 /// of its own with its own scale, so that a long-running program does not squash the
 /// phases this report is about into slivers.
-pub fn phase_bars(path: &Path, title: &str, bars: &[Bar]) -> anyhow::Result<()> {
+pub fn phase_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<(), PlotError> {
     let run = LEAVES.iter().position(|l| *l == "run").unwrap_or(0);
     let only = |keep_run: bool| -> Vec<Vec<f64>> {
         bars.iter()
@@ -100,7 +101,7 @@ pub fn phase_bars(path: &Path, title: &str, bars: &[Bar]) -> anyhow::Result<()> 
 }
 
 /// Stacked fault-time medians per side, one bar per group.
-pub fn fault_bars(path: &Path, title: &str, bars: &[Bar]) -> anyhow::Result<()> {
+pub fn fault_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<(), PlotError> {
     let segments: Vec<Vec<f64>> = bars.iter().map(|b| b.fault_ns.to_vec()).collect();
     let names: Vec<String> = FAULT_SIDES.iter().map(|s| s.to_string()).collect();
     let root = SVGBackend::new(path, (1000, height(bars))).into_drawing_area();
@@ -139,7 +140,7 @@ struct Stacked<'a> {
 }
 
 impl Stacked<'_> {
-    fn draw(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> anyhow::Result<()> {
+    fn draw(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), PlotError> {
         let (bars, segments, colors) = (self.bars, self.segments, self.colors);
         let n = bars.len().max(1);
         let widest = segments
@@ -240,7 +241,7 @@ fn legend(
     area: &DrawingArea<SVGBackend<'_>, Shift>,
     names: &[String],
     colors: &[RGBColor],
-) -> anyhow::Result<()> {
+) -> Result<(), PlotError> {
     let style = ("sans-serif", 14).into_font();
     for (i, name) in names.iter().enumerate() {
         let y = 50 + 24 * i as i32;

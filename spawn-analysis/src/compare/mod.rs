@@ -1,0 +1,358 @@
+//! The analysis behind `spawnprof compare`: is command B faster to spawn than command A, by
+//! how much, with an interval that survives an A/A test, and in which phase does the difference
+//! live? Measuring lives in spawn-user (`spawn_user::compare`); everything here is pure.
+//!
+//! Design: `runs` blocks; in each block every command gets one untraced run (`warmup` spawns,
+//! then `spawns` timed spawn+wait) in a freshly shuffled order, then one traced run (same
+//! order) for its phases. Wall time comes only from untraced runs, since tracing costs differ
+//! between programs (startup uprobes fire only for dynamic ones). Each block yields one paired
+//! ratio per command pair, and the interval is over blocks (see `stats`).
+
+pub mod render;
+pub mod stats;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use stats::{Interval, LEVEL, median_interval, outliers, trend_z};
+
+use crate::{record::Phases, stats::median_f64};
+
+/// How the measurements were taken (echoed in the report).
+#[derive(Clone, Debug)]
+pub struct Design {
+    /// The command lines as given.
+    pub labels: Vec<String>,
+    pub runs: usize,
+    pub warmup: usize,
+    pub spawns: usize,
+    pub seed: u64,
+}
+
+/// What one command gave over all blocks: one value per run, in run order.
+#[derive(Clone, Debug, Default)]
+pub struct Measured {
+    /// Median wall time (spawn to reap, untraced) of each run's timed spawns, ns.
+    pub wall_runs: Vec<f64>,
+    /// Per phase: the median over each traced run's spawns, ns (phases a run lacked: absent).
+    pub phase_runs: BTreeMap<String, Vec<f64>>,
+    /// Position of this command in each block's order (0 = first).
+    pub order: Vec<usize>,
+    /// Spawns that exited non-zero or by a signal (reported, not hidden).
+    pub failed_spawns: usize,
+}
+
+/// One command's summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct CommandSummary {
+    pub command: String,
+    /// Median of the per-run median wall times, ns.
+    pub wall_ns: f64,
+    pub wall_ns_runs: Vec<f64>,
+    /// Median over runs of each phase's per-run median, ns.
+    pub phases_ns: BTreeMap<String, f64>,
+    pub failed_spawns: usize,
+}
+
+/// Command `a` (the first) against command `b`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    pub a: String,
+    pub b: String,
+    /// wall(A) / wall(B): above 1, B is faster. Median of the per-run paired ratios.
+    pub ratio: f64,
+    pub ci: [f64; 2],
+    pub ci_coverage: f64,
+    /// The faster command, or None when the interval contains 1.
+    pub faster: Option<String>,
+    /// Phase -> median of A minus median of B, ns; a phase one side lacks counts as 0 there.
+    pub phase_diff_ns: BTreeMap<String, f64>,
+    pub verdict: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CompareReport {
+    pub runs: usize,
+    pub warmup: usize,
+    pub spawns_per_run: usize,
+    pub seed: u64,
+    pub commands: Vec<CommandSummary>,
+    /// Every other command against the first.
+    pub comparisons: Vec<Comparison>,
+    pub warnings: Vec<String>,
+}
+
+/// The pure part: summaries, paired intervals, verdicts and warnings from the measurements.
+pub fn analyse(design: &Design, m: &[Measured]) -> CompareReport {
+    let commands: Vec<CommandSummary> = m
+        .iter()
+        .zip(&design.labels)
+        .map(|(m, label)| CommandSummary {
+            command: label.clone(),
+            wall_ns: median_f64(&m.wall_runs).unwrap_or(0.0),
+            wall_ns_runs: m.wall_runs.clone(),
+            phases_ns: m
+                .phase_runs
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), median_f64(v)?)))
+                .collect(),
+            failed_spawns: m.failed_spawns,
+        })
+        .collect();
+    let comparisons = (1..m.len())
+        .filter_map(|j| compare_pair(&commands[0], &commands[j], &m[0], &m[j]))
+        .collect();
+    CompareReport {
+        runs: design.runs,
+        warmup: design.warmup,
+        spawns_per_run: design.spawns,
+        seed: design.seed,
+        warnings: warnings(&commands, m),
+        commands,
+        comparisons,
+    }
+}
+
+fn compare_pair(
+    a: &CommandSummary,
+    b: &CommandSummary,
+    ma: &Measured,
+    mb: &Measured,
+) -> Option<Comparison> {
+    let ratios: Vec<f64> = ma
+        .wall_runs
+        .iter()
+        .zip(&mb.wall_runs)
+        .map(|(x, y)| x / y)
+        .collect();
+    let ci = median_interval(&ratios, LEVEL)?;
+    let mut phase_diff_ns = BTreeMap::new();
+    for name in a.phases_ns.keys().chain(b.phases_ns.keys()) {
+        let pa = a.phases_ns.get(name).copied().unwrap_or(0.0);
+        let pb = b.phases_ns.get(name).copied().unwrap_or(0.0);
+        phase_diff_ns.insert(name.clone(), pa - pb);
+    }
+    let faster = if ci.low > 1.0 {
+        Some(b.command.clone())
+    } else if ci.high < 1.0 {
+        Some(a.command.clone())
+    } else {
+        None
+    };
+    let verdict = verdict(a, b, &ci, faster.as_deref(), &phase_diff_ns);
+    Some(Comparison {
+        a: a.command.clone(),
+        b: b.command.clone(),
+        ratio: ci.median,
+        ci: [ci.low, ci.high],
+        ci_coverage: ci.coverage,
+        faster,
+        phase_diff_ns,
+        verdict,
+    })
+}
+
+/// The sentence a person reads: who is faster, by how much, and the two main phases that carry
+/// the difference (main phases only: sub-phases are already inside them; not `run`, the
+/// program's own work rather than its spawn).
+fn verdict(
+    a: &CommandSummary,
+    b: &CommandSummary,
+    ci: &Interval,
+    faster: Option<&str>,
+    diff: &BTreeMap<String, f64>,
+) -> String {
+    let Some(winner) = faster else {
+        return format!(
+            "no difference between {} and {}: ratio {:.2} [{:.2}, {:.2}] contains 1",
+            a.command, b.command, ci.median, ci.low, ci.high
+        );
+    };
+    let a_wins = winner == a.command;
+    let (x, lo, hi) = if a_wins {
+        (1.0 / ci.median, 1.0 / ci.high, 1.0 / ci.low)
+    } else {
+        (ci.median, ci.low, ci.high)
+    };
+    let mut main: Vec<(&String, f64)> = diff
+        .iter()
+        .filter(|(k, _)| Phases::MAIN.contains(&k.as_str()) && k.as_str() != "run")
+        .map(|(k, v)| (k, if a_wins { -v } else { *v }))
+        .filter(|(_, v)| *v > 0.0)
+        .collect();
+    main.sort_by(|x, y| y.1.total_cmp(&x.1));
+    let parts: Vec<String> = main
+        .iter()
+        .take(2)
+        .map(|(k, v)| format!("{} less in {k}", render::human_ns(*v)))
+        .collect();
+    let tail = if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; it spends {}", parts.join(" and "))
+    };
+    format!("{winner} is {x:.1}x [{lo:.1}, {hi:.1}] faster{tail}")
+}
+
+fn warnings(commands: &[CommandSummary], m: &[Measured]) -> Vec<String> {
+    let mut w = Vec::new();
+    for (c, m) in commands.iter().zip(m) {
+        let z = trend_z(&m.wall_runs);
+        if z.abs() > 2.58 {
+            w.push(format!(
+                "{}: wall time drifts over the runs (Mann-Kendall z = {z:.1}); the interleaving keeps the ratio fair, but absolute times are not stable",
+                c.command
+            ));
+        }
+        let out = outliers(&m.wall_runs);
+        if !out.is_empty() {
+            w.push(format!(
+                "{}: {} outlier run(s) (more than 5 MADs from the median): {:?}",
+                c.command,
+                out.len(),
+                out.iter().map(|i| i + 1).collect::<Vec<_>>()
+            ));
+        }
+        if c.failed_spawns > 0 {
+            w.push(format!(
+                "{}: {} timed spawn(s) exited unsuccessfully",
+                c.command, c.failed_spawns
+            ));
+        }
+        let first: Vec<f64> = (0..m.order.len())
+            .filter(|&i| m.order[i] == 0)
+            .map(|i| m.wall_runs[i])
+            .collect();
+        let later: Vec<f64> = (0..m.order.len())
+            .filter(|&i| m.order[i] != 0)
+            .map(|i| m.wall_runs[i])
+            .collect();
+        if let (Some(f), Some(l)) = (median_f64(&first), median_f64(&later))
+            && first.len() >= 3
+            && later.len() >= 3
+            && (f / l - 1.0).abs() > 0.10
+        {
+            w.push(format!(
+                "{}: order effect: {:.0}% {} when it ran first in a run",
+                c.command,
+                (f / l - 1.0).abs() * 100.0,
+                if f > l { "slower" } else { "faster" }
+            ));
+        }
+    }
+    w
+}
+
+/// Medians of each phase over the records of the workload's own children (the records whose
+/// parent is the traced root), from `trace --json` output.
+pub fn phase_medians(jsonl: &str) -> BTreeMap<String, f64> {
+    let records: Vec<Value> = jsonl
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let root = records
+        .iter()
+        .find(|r| r["kind"] == "root")
+        .and_then(|r| r["pid"].as_u64());
+    let mut per_phase: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in records
+        .iter()
+        .filter(|r| r["kind"] == "exec" && root.is_some() && r["ppid"].as_u64() == root)
+    {
+        if let Some(phases) = r["phases_ns"].as_object() {
+            for (name, v) in phases {
+                if let Some(ns) = v.as_u64() {
+                    per_phase.entry(name.clone()).or_default().push(ns as f64);
+                }
+            }
+        }
+    }
+    per_phase
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, median_f64(&v)?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(n: usize) -> Design {
+        Design {
+            labels: vec!["/bin/true".into(), "/tmp/static".into()],
+            runs: n,
+            warmup: 0,
+            spawns: 1,
+            seed: 1,
+        }
+    }
+
+    fn measured(walls: Vec<f64>, phases: &[(&str, f64)]) -> Measured {
+        let n = walls.len();
+        Measured {
+            wall_runs: walls,
+            phase_runs: phases
+                .iter()
+                .map(|(k, v)| (k.to_string(), vec![*v; n]))
+                .collect(),
+            order: (0..n).map(|i| i % 2).collect(),
+            failed_spawns: 0,
+        }
+    }
+
+    #[test]
+    fn static_child_wins_in_startup() {
+        let dynamic = measured(
+            (0..10).map(|i| 800.0e3 + 1e3 * i as f64).collect(),
+            &[
+                ("copy", 20e3),
+                ("exec", 100e3),
+                ("startup", 650e3),
+                ("startup_loader", 600e3),
+            ],
+        );
+        let stat = measured(
+            (0..10).map(|i| 200.0e3 + 1e3 * i as f64).collect(),
+            &[("copy", 20e3), ("exec", 60e3)],
+        );
+        let r = analyse(&opts(10), &[dynamic, stat]);
+        let c = &r.comparisons[0];
+        assert_eq!(c.faster.as_deref(), Some("/tmp/static"));
+        assert!(c.ci[0] > 1.0 && c.ratio > 3.0, "{c:?}");
+        assert_eq!(c.phase_diff_ns["startup"], 650e3);
+        assert_eq!(c.phase_diff_ns["exec"], 40e3);
+        assert!(
+            c.verdict.starts_with("/tmp/static is 3.") && c.verdict.contains("less in startup and"),
+            "{}",
+            c.verdict
+        );
+    }
+
+    #[test]
+    fn same_command_is_no_difference() {
+        let w: Vec<f64> = vec![1.0, 1.1, 0.9, 1.05, 0.95, 1.0, 1.02, 0.98, 1.01, 0.99];
+        let mut v = w.clone();
+        v.reverse();
+        let r = analyse(&opts(10), &[measured(w, &[]), measured(v, &[])]);
+        assert_eq!(r.comparisons[0].faster, None);
+        assert!(r.comparisons[0].verdict.starts_with("no difference"));
+    }
+
+    #[test]
+    fn phases_come_from_the_roots_children_only() {
+        let text = [
+            r#"{"kind":"root","pid":10,"ppid":1,"phases_ns":{"copy":1}}"#,
+            r#"{"kind":"exec","pid":11,"ppid":10,"phases_ns":{"copy":100,"startup":700}}"#,
+            r#"{"kind":"exec","pid":12,"ppid":10,"phases_ns":{"copy":300,"startup":null}}"#,
+            r#"{"kind":"exec","pid":13,"ppid":11,"phases_ns":{"copy":9999}}"#,
+            "not json",
+        ]
+        .join("\n");
+        let m = phase_medians(&text);
+        assert_eq!(m["copy"], 200.0);
+        assert_eq!(m["startup"], 700.0);
+        assert_eq!(m.len(), 2);
+    }
+}
