@@ -13,6 +13,7 @@ pub mod compare;
 pub mod container;
 pub mod decode;
 pub mod losses;
+pub mod phase;
 pub mod plot;
 pub mod record;
 pub mod report;

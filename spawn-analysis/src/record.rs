@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use spawn_common::syscall;
 
+pub use crate::phase::Phase;
+
 /// Version of this schema, written as `"v"` in every record.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -99,9 +101,9 @@ pub struct ExecInfo {
     pub final_filename: Option<String>,
 }
 
-/// Spans of one spawn. The main phases (prep, copy, queue, setup, exec, startup, run, reap)
-/// follow one another without gaps, so when all are present they sum to `t_end - t_start`.
-/// The others are sub-phases of exec and startup.
+/// Spans of one spawn, one field per [`Phase`] (the field names are the phases' JSON keys,
+/// checked by a test against [`Phase::name`]). The main phases follow one another without
+/// gaps, so when all are present they sum to `t_end - t_start`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Phases {
     pub prep: Option<u64>,
@@ -123,54 +125,59 @@ pub struct Phases {
 }
 
 impl Phases {
-    /// Names of the main phases, in time order.
-    pub const MAIN: [&'static str; 8] = [
-        "prep", "copy", "queue", "setup", "exec", "startup", "run", "reap",
-    ];
-    /// Names of every phase, in the order of the struct.
-    pub const ALL: [&'static str; 15] = [
-        "prep",
-        "copy",
-        "queue",
-        "setup",
-        "exec",
-        "exec_retry",
-        "exec_open",
-        "exec_teardown",
-        "exec_load",
-        "exec_finish",
-        "startup",
-        "startup_loader",
-        "startup_init",
-        "run",
-        "reap",
-    ];
+    /// One phase's duration, ns (`None`: not measured for this spawn).
+    pub fn get(&self, phase: Phase) -> Option<u64> {
+        *self.slot(phase)
+    }
 
-    /// A phase by name (one of [`Phases::ALL`]).
-    pub fn get(&self, name: &str) -> Option<u64> {
-        match name {
-            "prep" => self.prep,
-            "copy" => self.copy,
-            "queue" => self.queue,
-            "setup" => self.setup,
-            "exec" => self.exec,
-            "exec_retry" => self.exec_retry,
-            "exec_open" => self.exec_open,
-            "exec_teardown" => self.exec_teardown,
-            "exec_load" => self.exec_load,
-            "exec_finish" => self.exec_finish,
-            "startup" => self.startup,
-            "startup_loader" => self.startup_loader,
-            "startup_init" => self.startup_init,
-            "run" => self.run,
-            "reap" => self.reap,
-            _ => None,
+    /// Sets one phase's duration.
+    pub fn set(&mut self, phase: Phase, ns: Option<u64>) {
+        *self.slot_mut(phase) = ns;
+    }
+
+    fn slot(&self, phase: Phase) -> &Option<u64> {
+        match phase {
+            Phase::Prep => &self.prep,
+            Phase::Copy => &self.copy,
+            Phase::Queue => &self.queue,
+            Phase::Setup => &self.setup,
+            Phase::Exec => &self.exec,
+            Phase::ExecRetry => &self.exec_retry,
+            Phase::ExecOpen => &self.exec_open,
+            Phase::ExecTeardown => &self.exec_teardown,
+            Phase::ExecLoad => &self.exec_load,
+            Phase::ExecFinish => &self.exec_finish,
+            Phase::Startup => &self.startup,
+            Phase::StartupLoader => &self.startup_loader,
+            Phase::StartupInit => &self.startup_init,
+            Phase::Run => &self.run,
+            Phase::Reap => &self.reap,
+        }
+    }
+
+    fn slot_mut(&mut self, phase: Phase) -> &mut Option<u64> {
+        match phase {
+            Phase::Prep => &mut self.prep,
+            Phase::Copy => &mut self.copy,
+            Phase::Queue => &mut self.queue,
+            Phase::Setup => &mut self.setup,
+            Phase::Exec => &mut self.exec,
+            Phase::ExecRetry => &mut self.exec_retry,
+            Phase::ExecOpen => &mut self.exec_open,
+            Phase::ExecTeardown => &mut self.exec_teardown,
+            Phase::ExecLoad => &mut self.exec_load,
+            Phase::ExecFinish => &mut self.exec_finish,
+            Phase::Startup => &mut self.startup,
+            Phase::StartupLoader => &mut self.startup_loader,
+            Phase::StartupInit => &mut self.startup_init,
+            Phase::Run => &mut self.run,
+            Phase::Reap => &mut self.reap,
         }
     }
 
     /// Sum of the main phases that are present.
     pub fn main_sum(&self) -> u64 {
-        Self::MAIN.iter().filter_map(|p| self.get(p)).sum()
+        Phase::MAIN.iter().filter_map(|&p| self.get(p)).sum()
     }
 }
 
@@ -446,7 +453,24 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(p.main_sum(), 7);
-        assert_eq!(p.get("exec_load"), Some(100));
-        assert_eq!(p.get("nope"), None);
+        assert_eq!(p.get(Phase::ExecLoad), Some(100));
+    }
+
+    #[test]
+    fn phase_fields_are_the_phase_names() {
+        let mut p = Phases::default();
+        for (i, ph) in Phase::ALL.into_iter().enumerate() {
+            p.set(ph, Some(i as u64));
+        }
+        let v = serde_json::to_value(&p).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let mut names: Vec<&str> = Phase::ALL.iter().map(|p| p.name()).collect();
+        names.sort_unstable();
+        let mut keys_sorted = keys.clone();
+        keys_sorted.sort_unstable();
+        assert_eq!(keys_sorted, names);
+        for (i, ph) in Phase::ALL.into_iter().enumerate() {
+            assert_eq!(v[ph.name()], i as u64, "{ph}");
+        }
     }
 }

@@ -14,11 +14,13 @@ pub mod stats;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use stats::{Interval, LEVEL, median_interval, outliers, trend_z};
 
-use crate::{record::Phases, stats::median_f64};
+use crate::phase::Phase;
+use crate::record::{SpawnKind, SpawnRecord};
+use crate::report::json;
+use crate::stats::median_f64;
 
 /// How the measurements were taken (echoed in the report).
 #[derive(Clone, Debug)]
@@ -37,7 +39,7 @@ pub struct Measured {
     /// Median wall time (spawn to reap, untraced) of each run's timed spawns, ns.
     pub wall_runs: Vec<f64>,
     /// Per phase: the median over each traced run's spawns, ns (phases a run lacked: absent).
-    pub phase_runs: BTreeMap<String, Vec<f64>>,
+    pub phase_runs: BTreeMap<Phase, Vec<f64>>,
     /// Position of this command in each block's order (0 = first).
     pub order: Vec<usize>,
     /// Spawns that exited non-zero or by a signal (reported, not hidden).
@@ -52,7 +54,7 @@ pub struct CommandSummary {
     pub wall_ns: f64,
     pub wall_ns_runs: Vec<f64>,
     /// Median over runs of each phase's per-run median, ns.
-    pub phases_ns: BTreeMap<String, f64>,
+    pub phases_ns: BTreeMap<Phase, f64>,
     pub failed_spawns: usize,
 }
 
@@ -68,7 +70,7 @@ pub struct Comparison {
     /// The faster command, or None when the interval contains 1.
     pub faster: Option<String>,
     /// Phase -> median of A minus median of B, ns; a phase one side lacks counts as 0 there.
-    pub phase_diff_ns: BTreeMap<String, f64>,
+    pub phase_diff_ns: BTreeMap<Phase, f64>,
     pub verdict: String,
 }
 
@@ -96,7 +98,7 @@ pub fn analyse(design: &Design, m: &[Measured]) -> CompareReport {
             phases_ns: m
                 .phase_runs
                 .iter()
-                .filter_map(|(k, v)| Some((k.clone(), median_f64(v)?)))
+                .filter_map(|(k, v)| Some((*k, median_f64(v)?)))
                 .collect(),
             failed_spawns: m.failed_spawns,
         })
@@ -132,7 +134,7 @@ fn compare_pair(
     for name in a.phases_ns.keys().chain(b.phases_ns.keys()) {
         let pa = a.phases_ns.get(name).copied().unwrap_or(0.0);
         let pb = b.phases_ns.get(name).copied().unwrap_or(0.0);
-        phase_diff_ns.insert(name.clone(), pa - pb);
+        phase_diff_ns.insert(*name, pa - pb);
     }
     let faster = if ci.low > 1.0 {
         Some(b.command.clone())
@@ -162,7 +164,7 @@ fn verdict(
     b: &CommandSummary,
     ci: &Interval,
     faster: Option<&str>,
-    diff: &BTreeMap<String, f64>,
+    diff: &BTreeMap<Phase, f64>,
 ) -> String {
     let Some(winner) = faster else {
         return format!(
@@ -176,9 +178,9 @@ fn verdict(
     } else {
         (ci.median, ci.low, ci.high)
     };
-    let mut main: Vec<(&String, f64)> = diff
+    let mut main: Vec<(&Phase, f64)> = diff
         .iter()
-        .filter(|(k, _)| Phases::MAIN.contains(&k.as_str()) && k.as_str() != "run")
+        .filter(|(k, _)| Phase::SPAWN.contains(k))
         .map(|(k, v)| (k, if a_wins { -v } else { *v }))
         .filter(|(_, v)| *v > 0.0)
         .collect();
@@ -247,25 +249,23 @@ fn warnings(commands: &[CommandSummary], m: &[Measured]) -> Vec<String> {
 
 /// Medians of each phase over the records of the workload's own children (the records whose
 /// parent is the traced root), from `trace --json` output.
-pub fn phase_medians(jsonl: &str) -> BTreeMap<String, f64> {
-    let records: Vec<Value> = jsonl
+pub fn phase_medians(jsonl: &str) -> BTreeMap<Phase, f64> {
+    let records: Vec<SpawnRecord> = jsonl
         .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter_map(|l| json::from_line(l).ok())
         .collect();
     let root = records
         .iter()
-        .find(|r| r["kind"] == "root")
-        .and_then(|r| r["pid"].as_u64());
-    let mut per_phase: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        .find(|r| r.kind == SpawnKind::Root)
+        .map(|r| r.pid);
+    let mut per_phase: BTreeMap<Phase, Vec<f64>> = BTreeMap::new();
     for r in records
         .iter()
-        .filter(|r| r["kind"] == "exec" && root.is_some() && r["ppid"].as_u64() == root)
+        .filter(|r| r.kind == SpawnKind::Exec && root.is_some() && r.ppid == root)
     {
-        if let Some(phases) = r["phases_ns"].as_object() {
-            for (name, v) in phases {
-                if let Some(ns) = v.as_u64() {
-                    per_phase.entry(name.clone()).or_default().push(ns as f64);
-                }
+        for p in Phase::ALL {
+            if let Some(ns) = r.phases_ns.get(p) {
+                per_phase.entry(p).or_default().push(ns as f64);
             }
         }
     }
@@ -289,14 +289,11 @@ mod tests {
         }
     }
 
-    fn measured(walls: Vec<f64>, phases: &[(&str, f64)]) -> Measured {
+    fn measured(walls: Vec<f64>, phases: &[(Phase, f64)]) -> Measured {
         let n = walls.len();
         Measured {
             wall_runs: walls,
-            phase_runs: phases
-                .iter()
-                .map(|(k, v)| (k.to_string(), vec![*v; n]))
-                .collect(),
+            phase_runs: phases.iter().map(|(k, v)| (*k, vec![*v; n])).collect(),
             order: (0..n).map(|i| i % 2).collect(),
             failed_spawns: 0,
         }
@@ -307,22 +304,22 @@ mod tests {
         let dynamic = measured(
             (0..10).map(|i| 800.0e3 + 1e3 * i as f64).collect(),
             &[
-                ("copy", 20e3),
-                ("exec", 100e3),
-                ("startup", 650e3),
-                ("startup_loader", 600e3),
+                (Phase::Copy, 20e3),
+                (Phase::Exec, 100e3),
+                (Phase::Startup, 650e3),
+                (Phase::StartupLoader, 600e3),
             ],
         );
         let stat = measured(
             (0..10).map(|i| 200.0e3 + 1e3 * i as f64).collect(),
-            &[("copy", 20e3), ("exec", 60e3)],
+            &[(Phase::Copy, 20e3), (Phase::Exec, 60e3)],
         );
         let r = analyse(&opts(10), &[dynamic, stat]);
         let c = &r.comparisons[0];
         assert_eq!(c.faster.as_deref(), Some("/tmp/static"));
         assert!(c.ci[0] > 1.0 && c.ratio > 3.0, "{c:?}");
-        assert_eq!(c.phase_diff_ns["startup"], 650e3);
-        assert_eq!(c.phase_diff_ns["exec"], 40e3);
+        assert_eq!(c.phase_diff_ns[&Phase::Startup], 650e3);
+        assert_eq!(c.phase_diff_ns[&Phase::Exec], 40e3);
         assert!(
             c.verdict.starts_with("/tmp/static is 3.") && c.verdict.contains("less in startup and"),
             "{}",
@@ -342,17 +339,24 @@ mod tests {
 
     #[test]
     fn phases_come_from_the_roots_children_only() {
+        let rec = |kind, pid, ppid, copy: u64, startup: Option<u64>| {
+            let mut r = SpawnRecord::new(pid, kind);
+            r.ppid = Some(ppid);
+            r.phases_ns.copy = Some(copy);
+            r.phases_ns.startup = startup;
+            json::to_line(&r).unwrap()
+        };
         let text = [
-            r#"{"kind":"root","pid":10,"ppid":1,"phases_ns":{"copy":1}}"#,
-            r#"{"kind":"exec","pid":11,"ppid":10,"phases_ns":{"copy":100,"startup":700}}"#,
-            r#"{"kind":"exec","pid":12,"ppid":10,"phases_ns":{"copy":300,"startup":null}}"#,
-            r#"{"kind":"exec","pid":13,"ppid":11,"phases_ns":{"copy":9999}}"#,
-            "not json",
+            rec(SpawnKind::Root, 10, 1, 1, None),
+            rec(SpawnKind::Exec, 11, 10, 100, Some(700)),
+            rec(SpawnKind::Exec, 12, 10, 300, None),
+            rec(SpawnKind::Exec, 13, 11, 9999, None),
+            "not json".into(),
         ]
         .join("\n");
         let m = phase_medians(&text);
-        assert_eq!(m["copy"], 200.0);
-        assert_eq!(m["startup"], 700.0);
+        assert_eq!(m[&Phase::Copy], 200.0);
+        assert_eq!(m[&Phase::Startup], 700.0);
         assert_eq!(m.len(), 2);
     }
 }

@@ -6,7 +6,7 @@ use std::{fmt::Write as _, fs, io, path::Path};
 use plotters::prelude::*;
 
 use super::{CompareReport, stats};
-use crate::record::Phases;
+use crate::phase::Phase;
 
 /// ns in the unit a person reads: ns, µs, ms or s.
 pub fn human_ns(ns: f64) -> String {
@@ -49,7 +49,7 @@ pub fn text(r: &CompareReport) -> String {
         }
         let _ = writeln!(s);
         for name in &names {
-            let _ = write!(s, "  {name:<16}");
+            let _ = write!(s, "  {:<16}", name.name());
             for c in &r.commands {
                 let v = c.phases_ns.get(name).map_or("-".into(), |v| human_ns(*v));
                 let _ = write!(s, " {v:>11}");
@@ -82,21 +82,14 @@ fn letter(i: usize) -> char {
     (b'A' + (i % 26) as u8) as char
 }
 
-/// Phase names seen in any command, in the records' time order (main phases, each followed
-/// by its sub-phases); names this build does not know go last.
-fn phase_names(r: &CompareReport) -> Vec<String> {
-    let mut names: Vec<String> = r
+/// Phases seen in any command, in time order (main phases, each followed by its sub-phases).
+fn phase_names(r: &CompareReport) -> Vec<Phase> {
+    let mut names: Vec<Phase> = r
         .commands
         .iter()
-        .flat_map(|c| c.phases_ns.keys().cloned())
+        .flat_map(|c| c.phases_ns.keys().copied())
         .collect();
-    let rank = |n: &String| {
-        Phases::ALL
-            .iter()
-            .position(|p| p == n)
-            .unwrap_or(usize::MAX)
-    };
-    names.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+    names.sort_unstable();
     names.dedup();
     names
 }
@@ -188,7 +181,7 @@ fn phase_plot(r: &CompareReport, path: &Path) -> PlotResult {
         .x_label_formatter(&|x| {
             let i = x.floor() as usize;
             if (x - x.floor() - 0.5).abs() < 0.26 {
-                labels.get(i).cloned().unwrap_or_default()
+                labels.get(i).map(|p| p.to_string()).unwrap_or_default()
             } else {
                 String::new()
             }

@@ -178,7 +178,7 @@ fn bar_table(bars: &[Bar], skipped: usize) -> String {
     );
     let _ = write!(out, "{:<28} {:>5} {:>9}", "group", "n", "total");
     for l in LEAVES {
-        let _ = write!(out, " {:>9}", short(l));
+        let _ = write!(out, " {:>9}", l.short());
     }
     let _ = writeln!(out, " {:>9}", "faults");
     for b in bars {
@@ -195,20 +195,6 @@ fn bar_table(bars: &[Bar], skipped: usize) -> String {
         let _ = writeln!(out, " {:>9}", fmt_ns(b.fault_ns.iter().sum::<f64>() as u64));
     }
     out
-}
-
-/// Column titles that fit nine characters.
-fn short(leaf: &str) -> &str {
-    match leaf {
-        "exec_retry" => "ex.retry",
-        "exec_open" => "ex.open",
-        "exec_teardown" => "ex.tear",
-        "exec_load" => "ex.load",
-        "exec_finish" => "ex.finish",
-        "startup_loader" => "st.loader",
-        "startup_init" => "st.init",
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! plotters and [`files`] writes the files of `spawnprof report`.
 use std::collections::BTreeMap;
 
+use crate::phase::Phase;
 use crate::record::{SpawnKind, SpawnRecord};
 use crate::stats::Samples;
 
@@ -14,21 +15,7 @@ pub mod timeline;
 
 /// Leaf phases in time order: the segments of a bar. Exec and startup are shown by their
 /// sub-phases, so that "which part of exec" is visible; the rest are main phases.
-pub const LEAVES: [&str; 13] = [
-    "prep",
-    "copy",
-    "queue",
-    "setup",
-    "exec_retry",
-    "exec_open",
-    "exec_teardown",
-    "exec_load",
-    "exec_finish",
-    "startup_loader",
-    "startup_init",
-    "run",
-    "reap",
-];
+pub const LEAVES: [Phase; 13] = Phase::LEAVES;
 
 /// Sides of a spawn that page faults are charged to, in the order of [`Bar::fault_ns`].
 pub const FAULT_SIDES: [&str; 3] = ["child pre-exec", "parent after fork", "child post-exec"];
@@ -75,14 +62,14 @@ pub struct Bar {
 }
 
 /// Leaf value of one record (0 when the record has no such phase).
-fn leaf(r: &SpawnRecord, name: &str) -> u64 {
+fn leaf(r: &SpawnRecord, phase: Phase) -> u64 {
     let p = &r.phases_ns;
-    match name {
+    match phase {
         // A startup without sub-phases (a loader mark was missing) is shown as init.
-        "startup_init" if p.startup_loader.is_none() && p.startup_init.is_none() => {
+        Phase::StartupInit if p.startup_loader.is_none() && p.startup_init.is_none() => {
             p.startup.unwrap_or(0)
         }
-        _ => p.get(name).unwrap_or(0),
+        _ => p.get(phase).unwrap_or(0),
     }
 }
 
@@ -136,8 +123,8 @@ pub fn bars<'a>(records: impl IntoIterator<Item = (String, &'a SpawnRecord)>) ->
                 s.median().unwrap_or(0.0)
             };
             let mut leaves = [0.0; LEAVES.len()];
-            for (i, name) in LEAVES.iter().enumerate() {
-                leaves[i] = median(&|r| leaf(r, name));
+            for (i, &phase) in LEAVES.iter().enumerate() {
+                leaves[i] = median(&|r| leaf(r, phase));
             }
             let sides = |r: &SpawnRecord| {
                 let f = &r.faults;
@@ -212,11 +199,14 @@ mod tests {
         assert_eq!(b.len(), 1);
         let b = &b[0];
         assert_eq!((b.label.as_str(), b.n), ("true", 3));
-        let at = |n: &str| b.leaves[LEAVES.iter().position(|l| *l == n).unwrap_or(0)];
-        assert_eq!(at("copy"), 200.0);
-        assert_eq!(at("exec_teardown"), 7.0);
+        let at = |n: Phase| b.leaves[LEAVES.iter().position(|&l| l == n).unwrap_or(0)];
+        assert_eq!(at(Phase::Copy), 200.0);
+        assert_eq!(at(Phase::ExecTeardown), 7.0);
         // No loader/init sub-phases: the whole startup is shown as init.
-        assert_eq!((at("startup_loader"), at("startup_init")), (0.0, 50.0));
+        assert_eq!(
+            (at(Phase::StartupLoader), at(Phase::StartupInit)),
+            (0.0, 50.0)
+        );
         assert_eq!(b.fault_ns[1], 3.0);
         assert_eq!(b.fault_count[1], 2.0);
     }

@@ -7,6 +7,7 @@ use plotters::prelude::*;
 
 use super::files::PlotError;
 use super::{Bar, FAULT_SIDES, LEAVES};
+use crate::phase::Phase;
 
 /// One colour per leaf phase: kernel-side copy in reds, exec in blues, user space in greens,
 /// so that the eye groups them the way the phase model does.
@@ -32,11 +33,6 @@ const SIDE_COLORS: [RGBColor; 3] = [
     RGBColor(31, 119, 180),
 ];
 
-/// Human name of a leaf for legends.
-fn leaf_name(leaf: &str) -> String {
-    leaf.replacen('_', ": ", 1)
-}
-
 fn draw_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> PlotError {
     PlotError::Draw(format!("{e:?}"))
 }
@@ -57,7 +53,7 @@ pub(crate) fn axis_unit(max_ns: f64) -> (f64, &'static str) {
 /// of its own with its own scale, so that a long-running program does not squash the
 /// phases this report is about into slivers.
 pub fn phase_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<(), PlotError> {
-    let run = LEAVES.iter().position(|l| *l == "run").unwrap_or(0);
+    let run = LEAVES.iter().position(|&l| l == Phase::Run).unwrap_or(0);
     let only = |keep_run: bool| -> Vec<Vec<f64>> {
         bars.iter()
             .map(|b| {
@@ -71,7 +67,7 @@ pub fn phase_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<(), PlotErro
             .collect()
     };
     let ticks: Vec<f64> = bars.iter().map(|b| b.overhead).collect();
-    let names: Vec<String> = LEAVES.iter().map(|l| leaf_name(l)).collect();
+    let names: Vec<String> = LEAVES.iter().map(|l| l.label()).collect();
     let root = SVGBackend::new(path, (1200, height(bars))).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
     let (left, legend_area) = root.split_horizontally(1000);
@@ -87,7 +83,7 @@ pub fn phase_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<(), PlotErro
     };
     spawn.draw(&phases_area)?;
     Stacked {
-        caption: "run",
+        caption: Phase::Run.name(),
         x_desc: "median run (the program itself)",
         segments: &only(true),
         ticks: None,

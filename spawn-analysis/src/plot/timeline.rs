@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 
 use super::LEAVES;
 use super::svg::LEAF_COLORS;
+use crate::phase::Phase;
 use crate::report::fmt_ns;
 use crate::tree::{Item, Tree};
 
@@ -199,43 +200,37 @@ pub fn render(tree: &Tree, title: &str, opts: &TimelineOptions) -> (String, Time
 /// measured ends the known part; the rest of the wall time is drawn as unknown (`None`).
 fn segments(it: &Item) -> Vec<(Option<usize>, u64, bool)> {
     let p = &it.phases;
-    let leaf = |n: &str| LEAVES.iter().position(|l| *l == n);
+    let leaf = |n: Phase| LEAVES.iter().position(|&l| l == n);
     let mut out: Vec<(Option<usize>, u64, bool)> = Vec::new();
-    let main = [
-        "prep", "copy", "queue", "setup", "exec", "startup", "run", "reap",
-    ];
+    let main = Phase::MAIN;
     let mut used = 0u64;
-    for (i, name) in main.iter().enumerate() {
-        let Some(v) = p.get(name) else {
+    for (i, &phase) in main.iter().enumerate() {
+        let Some(v) = p.get(phase) else {
             // Missing prep, exec (no exec), startup (static program) are not gaps.
-            if matches!(*name, "prep" | "exec" | "setup" | "startup") && i + 1 < main.len() {
+            if matches!(
+                phase,
+                Phase::Prep | Phase::Exec | Phase::Setup | Phase::Startup
+            ) && i + 1 < main.len()
+            {
                 continue;
             }
             break;
         };
         used += v;
-        let subs: &[&str] = match *name {
-            "exec" => &[
-                "exec_retry",
-                "exec_open",
-                "exec_teardown",
-                "exec_load",
-                "exec_finish",
-            ],
-            "startup" => &["startup_loader", "startup_init"],
-            _ => &[],
-        };
-        let parts: Vec<(&str, u64)> = subs.iter().filter_map(|s| Some((*s, p.get(s)?))).collect();
-        if !subs.is_empty() && parts.iter().map(|x| x.1).sum::<u64>() == v && !parts.is_empty() {
-            out.extend(parts.iter().map(|(s, v)| (leaf(s), *v, false)));
+        let parts: Vec<(Phase, u64)> = phase
+            .children()
+            .filter_map(|s| Some((s, p.get(s)?)))
+            .collect();
+        if !parts.is_empty() && parts.iter().map(|x| x.1).sum::<u64>() == v {
+            out.extend(parts.iter().map(|(s, v)| (leaf(*s), *v, false)));
         } else {
-            let whole = match *name {
-                "exec" if it.failed.is_some() => "exec_retry",
-                "exec" => "exec_load",
-                "startup" => "startup_init",
+            let whole = match phase {
+                Phase::Exec if it.failed.is_some() => Phase::ExecRetry,
+                Phase::Exec => Phase::ExecLoad,
+                Phase::Startup => Phase::StartupInit,
                 other => other,
             };
-            out.push((leaf(whole), v, *name == "run"));
+            out.push((leaf(whole), v, phase == Phase::Run));
         }
     }
     if let Some(w) = it.wall().filter(|&w| w > used) {

@@ -1,6 +1,7 @@
 //! CSV: the record flattened, with dotted column names (`phases_ns.copy`,
 //! `faults.child_pre_exec.cow`). Lists are joined: flag names with `|`, notes with `; `.
-use crate::record::{FaultCounts, Phases, SpawnKind, SpawnRecord};
+use crate::phase::Phase;
+use crate::record::{FaultCounts, SpawnKind, SpawnRecord};
 
 /// The header row.
 pub fn header() -> String {
@@ -74,7 +75,7 @@ pub fn flatten(r: &SpawnRecord) -> Vec<(String, String)> {
         ("clone_syscall_ns".into(), o(r.clone_syscall_ns)),
         ("exec_syscall_ns".into(), o(r.exec_syscall_ns)),
     ];
-    for p in Phases::ALL {
+    for p in Phase::ALL {
         f.push((format!("phases_ns.{p}"), o(r.phases_ns.get(p))));
     }
     f.push(("startup_note".into(), o(r.startup_note.as_ref())));

@@ -6,19 +6,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::fmt_ns;
-use crate::record::{Phases, SpawnKind, SpawnRecord};
+use crate::phase::Phase;
+use crate::record::{SpawnKind, SpawnRecord};
 use crate::stats::Samples;
-
-/// Sub-phases shown under their main phase (not part of the 100%).
-const SUB: [&str; 7] = [
-    "exec_retry",
-    "exec_open",
-    "exec_teardown",
-    "exec_load",
-    "exec_finish",
-    "startup_loader",
-    "startup_init",
-];
 
 #[derive(Clone, Debug, Default)]
 struct Group {
@@ -28,10 +18,10 @@ struct Group {
     total: Samples,
     clone_syscall: Samples,
     exec_syscall: Samples,
-    phases: BTreeMap<&'static str, Samples>,
+    phases: BTreeMap<Phase, Samples>,
     /// Sums over records with a total, for the shares.
     share_total: u128,
-    share_phase: BTreeMap<&'static str, u128>,
+    share_phase: BTreeMap<Phase, u128>,
     pre_exec_faults: u64,
     pre_exec_cow: u64,
     parent_cow: u64,
@@ -94,7 +84,7 @@ impl Summary {
         r.exec_syscall_ns
             .into_iter()
             .for_each(|v| g.exec_syscall.push(v));
-        for p in Phases::ALL {
+        for p in Phase::ALL {
             if let Some(v) = r.phases_ns.get(p) {
                 g.phases.entry(p).or_default().push(v);
                 if r.total_ns.is_some() {
@@ -119,10 +109,11 @@ impl Summary {
     }
 
     /// Share (0..=1) of the total spawn time spent in `phase`, over the records of `program`
-    /// that have a total. The main phases' shares add up to 1 when every phase was measured.
-    pub fn share(&self, program: &str, phase: &str) -> Option<f64> {
+    /// that have a total. The main phases' shares add up to 1 when every phase was measured;
+    /// a sub-phase's share is part of its main phase's.
+    pub fn share(&self, program: &str, phase: Phase) -> Option<f64> {
         let g = self.groups.get(program)?;
-        let p = *g.share_phase.get(phase)?;
+        let p = *g.share_phase.get(&phase)?;
         (g.share_total > 0).then(|| p as f64 / g.share_total as f64)
     }
 
@@ -171,12 +162,12 @@ impl Summary {
                     q(s.p99())
                 );
             };
-            for p in Phases::MAIN {
-                line(p.to_string(), g.phases.get(p), self.share(&name, p));
-                for sub in SUB.iter().filter(|s| s.starts_with(p) && **s != p) {
+            for p in Phase::MAIN {
+                line(p.to_string(), g.phases.get(&p), self.share(&name, p));
+                for sub in p.children() {
                     line(
                         format!("  {sub}"),
-                        g.phases.get(sub),
+                        g.phases.get(&sub),
                         self.share(&name, sub),
                     );
                 }
@@ -248,19 +239,19 @@ mod tests {
         recs.iter().for_each(|r| sum.add(r));
         assert_eq!(sum.programs()[0], "true");
         for prog in sum.programs() {
-            let total: f64 = Phases::MAIN
+            let total: f64 = Phase::MAIN
                 .iter()
-                .filter_map(|p| sum.share(&prog, p))
+                .filter_map(|&p| sum.share(&prog, p))
                 .sum();
             assert!((total - 1.0).abs() < 1e-9, "{prog}: shares sum to {total}");
         }
-        let startup = sum.share("true", "startup").unwrap_or(0.0);
+        let startup = sum.share("true", Phase::Startup).unwrap_or(0.0);
         // Σ startup / Σ total = (5 * 1980 + 100) / (5 * 2620 + 100) µs.
         assert!(
             (startup - 10_000.0 / 13_200.0).abs() < 1e-9,
             "startup share {startup}"
         );
-        assert_eq!(sum.share("true", "no_such_phase"), None);
+        assert_eq!(sum.share("x [ENOENT]", Phase::Startup), None);
         let text = sum.render();
         for want in [
             "spawn summary: 7 records (6 exec, 1 fork_only)",

@@ -7,6 +7,7 @@
 //! every spawn of a command until it ends, and a build can make hundreds of thousands.
 use std::collections::HashMap;
 
+use crate::phase::Phase;
 use crate::record::{Phases, SpawnKind, SpawnRecord};
 
 pub mod text;
@@ -17,20 +18,15 @@ mod tests;
 
 /// The spawn phases (everything but `run`) in time order, as the tree breaks overhead down:
 /// startup by its loader and init parts, because the loader is most of a dynamic spawn.
-pub const SPAWN_PHASES: [&str; 8] = [
-    "prep",
-    "copy",
-    "queue",
-    "setup",
-    "exec",
-    "startup_loader",
-    "startup_init",
-    "reap",
-];
-
-/// Short names of [`SPAWN_PHASES`] for text.
-pub const SPAWN_PHASE_NAMES: [&str; 8] = [
-    "prep", "copy", "queue", "setup", "exec", "loader", "init", "reap",
+pub const SPAWN_PHASES: [Phase; 8] = [
+    Phase::Prep,
+    Phase::Copy,
+    Phase::Queue,
+    Phase::Setup,
+    Phase::Exec,
+    Phase::StartupLoader,
+    Phase::StartupInit,
+    Phase::Reap,
 ];
 
 /// What the tree needs of one record.
@@ -90,8 +86,8 @@ impl Item {
     pub fn spawn_phases(&self) -> [u64; SPAWN_PHASES.len()] {
         let p = &self.phases;
         let mut out = [0; SPAWN_PHASES.len()];
-        for (o, name) in out.iter_mut().zip(SPAWN_PHASES) {
-            *o = p.get(name).unwrap_or(0);
+        for (o, phase) in out.iter_mut().zip(SPAWN_PHASES) {
+            *o = p.get(phase).unwrap_or(0);
         }
         if p.startup_loader.is_none() && p.startup_init.is_none() {
             out[6] = p.startup.unwrap_or(0);

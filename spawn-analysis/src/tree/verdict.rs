@@ -3,7 +3,7 @@
 //! `python3: 430ms wall, 19 spawns below it, 24.0ms spent spawning (6%: copy 1.20ms, ...)`.
 use std::fmt::Write as _;
 
-use super::{Node, SPAWN_PHASE_NAMES, Tree};
+use super::{Node, SPAWN_PHASES, Tree};
 use crate::record::SpawnKind;
 use crate::report::{fmt_ns, fmt_opt};
 
@@ -47,11 +47,11 @@ pub fn sentence(tree: &Tree, n: &Node) -> String {
     {
         let _ = write!(whose, ", under {}", parent.item.name);
     }
-    let parts: Vec<String> = SPAWN_PHASE_NAMES
+    let parts: Vec<String> = SPAWN_PHASES
         .iter()
         .zip(t.phases)
         .filter(|(_, v)| *v > 0 && *v * 100 >= t.overhead)
-        .map(|(name, v)| format!("{name} {}", fmt_ns(v)))
+        .map(|(phase, v)| format!("{} {}", phase.part_name(), fmt_ns(v)))
         .collect();
     let share = t
         .wall()

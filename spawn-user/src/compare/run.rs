@@ -14,6 +14,7 @@ use spawn_fast::{Command, Stdio, Strategy};
 
 use super::{CompareError, CompareOptions};
 use spawn_analysis::compare::{Measured, phase_medians};
+use spawn_analysis::phase::Phase;
 use spawn_analysis::stats::median_f64;
 
 /// Runs every block and returns one `Measured` per command, in the order given.
@@ -82,7 +83,7 @@ fn untraced_run(
 
 /// `spawns` spawns of `argv` under `spawnprof trace` (this binary's `workload`), and the
 /// median of each phase over them. Faults are off: they cost time and compare reports phases.
-fn traced_run(argv: &[String], spawns: usize) -> Result<BTreeMap<String, f64>, CompareError> {
+fn traced_run(argv: &[String], spawns: usize) -> Result<BTreeMap<Phase, f64>, CompareError> {
     let exe = std::env::current_exe().map_err(CompareError::SelfPath)?;
     let dir = TempFile::new()?;
     let mut trace = std::process::Command::new(&exe);

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use super::hist::LogHistogram;
 use super::labels::{OTHER, TopLabels};
-use spawn_analysis::record::{Phases, SpawnKind, SpawnRecord};
+use spawn_analysis::phase::Phase;
+use spawn_analysis::record::{SpawnKind, SpawnRecord};
 
 /// What became of a spawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,7 +113,7 @@ pub fn program_key(r: &SpawnRecord) -> String {
 }
 
 /// Main phases shown per group (prep and run are there too, for completeness).
-pub const PHASES: [&str; 8] = Phases::MAIN;
+pub const PHASES: [Phase; 8] = Phase::MAIN;
 
 /// Totals of one group.
 #[derive(Clone, Debug, Default)]
@@ -164,10 +165,10 @@ impl GroupStats {
         self.faults += o.faults;
     }
 
-    pub fn phase(&self, name: &str) -> Option<&LogHistogram> {
+    pub fn phase(&self, phase: Phase) -> Option<&LogHistogram> {
         PHASES
             .iter()
-            .position(|p| *p == name)
+            .position(|&p| p == phase)
             .map(|i| &self.phases[i])
     }
 }
@@ -304,7 +305,7 @@ pub(crate) mod tests {
         assert_eq!(g[OTHER].exec_failed, 1);
         // exec is half of 1 µs; read back within the histogram's ±6.25%.
         let exec = g["true"]
-            .phase("exec")
+            .phase(Phase::Exec)
             .and_then(|h| h.median())
             .unwrap_or(0);
         assert!((468..=532).contains(&exec), "{exec}");

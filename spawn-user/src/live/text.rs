@@ -80,7 +80,8 @@ pub fn summary(agg: &Agg, h: &Health, group_title: &str) -> String {
         let rows = PHASES
             .iter()
             .zip(&g.phases)
-            .chain(std::iter::once((&"total", &g.total)));
+            .map(|(p, h)| (p.name(), h))
+            .chain(std::iter::once(("total", &g.total)));
         for (p, hist) in rows.filter(|(_, h)| !h.is_empty()) {
             let (m, q) = med_p99(hist);
             let _ = writeln!(out, "  {p:<8} {:>7} {m:>9} {q:>9}", hist.count());

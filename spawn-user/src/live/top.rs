@@ -2,6 +2,8 @@
 //! from a window of aggregated spawns. The terminal I/O lives in `term.rs`.
 use std::collections::HashMap;
 
+use spawn_analysis::phase::Phase;
+
 use super::Health;
 use super::agg::{GroupBy, GroupStats};
 use super::text::med_p99;
@@ -32,8 +34,8 @@ impl SortKey {
 }
 
 /// The two sets of phase columns (all of them do not fit in 80 columns).
-pub const SPAWN_PHASES: [&str; 4] = ["copy", "setup", "exec", "startup"];
-pub const SCHED_PHASES: [&str; 4] = ["prep", "queue", "run", "reap"];
+pub const SPAWN_PHASES: [Phase; 4] = [Phase::Copy, Phase::Setup, Phase::Exec, Phase::Startup];
+pub const SCHED_PHASES: [Phase; 4] = [Phase::Prep, Phase::Queue, Phase::Run, Phase::Reap];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct View {
@@ -84,7 +86,7 @@ impl View {
         }
     }
 
-    fn phases(&self) -> [&'static str; 4] {
+    fn phases(&self) -> [Phase; 4] {
         if self.sched {
             SCHED_PHASES
         } else {
@@ -171,7 +173,11 @@ pub fn render(
         "FAIL",
         "COW"
     );
-    for p in phases.iter().chain(std::iter::once(&"total")) {
+    for p in phases
+        .iter()
+        .map(|p| p.name())
+        .chain(std::iter::once("total"))
+    {
         head += &format!(" {:>15}", format!("{} med/p99", p.to_uppercase()));
     }
     lines.push(head);
@@ -187,7 +193,7 @@ pub fn render(
         );
         let hists = phases
             .iter()
-            .map(|p| g.phase(p))
+            .map(|&p| g.phase(p))
             .chain(std::iter::once(Some(&g.total)));
         for hist in hists {
             let cell = match hist.filter(|h| !h.is_empty()) {

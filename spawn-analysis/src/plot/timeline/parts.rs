@@ -2,6 +2,7 @@
 use std::fmt::Write as _;
 
 use super::{CHART, LABELS, X0};
+use crate::phase::Phase;
 use crate::plot::LEAVES;
 use crate::plot::svg::LEAF_COLORS;
 
@@ -34,8 +35,8 @@ pub(super) fn legend(s: &mut String) {
     let mut lx = 12.0;
     for (i, l) in LEAVES.iter().enumerate() {
         let c = LEAF_COLORS[i];
-        let op = if *l == "run" { 0.35 } else { 1.0 };
-        let name = l.replacen('_', ": ", 1);
+        let op = if *l == Phase::Run { 0.35 } else { 1.0 };
+        let name = l.label();
         let _ = write!(
             s,
             r#"<rect x="{lx}" y="56" width="12" height="12" fill="rgb({},{},{})" fill-opacity="{op}"/><text x="{}" y="66">{}</text>"#,
