@@ -100,6 +100,7 @@ mod spawn;
 mod strategy;
 mod sys;
 mod template;
+mod wait;
 
 pub mod bench;
 pub mod children;

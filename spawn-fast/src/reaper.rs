@@ -29,7 +29,7 @@ fn reap_loop(ep: RawFd) {
         let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, -1) };
         for ev in events.iter().take(n.max(0) as usize) {
             let fd = ev.u64 as RawFd;
-            if matches!(crate::child::waitid(fd, libc::WNOHANG), Ok(None)) {
+            if matches!(crate::wait::waitid(fd, libc::WNOHANG), Ok(None)) {
                 continue;
             }
             // SAFETY: fd was handed to us by `adopt` and is closed exactly once, here.
@@ -54,13 +54,13 @@ pub(crate) fn adopt(pidfd: OwnedFd) {
             return;
         }
         // SAFETY: registration failed, so we still own fd; close it after a blocking reap.
-        let _ = crate::child::waitid(fd, 0);
+        let _ = crate::wait::waitid(fd, 0);
         unsafe { libc::close(fd) };
         return;
     }
     // No epoll: a blocking wait on a short-lived thread still leaves no zombie.
     let _ = std::thread::Builder::new().spawn(move || {
         use std::os::fd::AsRawFd;
-        let _ = crate::child::waitid(pidfd.as_raw_fd(), 0);
+        let _ = crate::wait::waitid(pidfd.as_raw_fd(), 0);
     });
 }

@@ -21,7 +21,7 @@
 mod server;
 mod wire;
 
-use crate::child::{ExitStatus, zygote_died};
+use crate::wait::ExitStatus;
 use crate::raw_plan::{F_SIGMASK, RawPlan};
 use crate::sys::{current_sigmask, cvt, pipe_cloexec};
 use std::ffi::CStr;
@@ -84,7 +84,7 @@ pub fn last_death() -> Option<ExitStatus> {
 /// Reaps and forgets the zygote if it has exited.
 fn check_alive(st: &mut State) {
     let dead = match &st.current {
-        Some(z) => crate::child::waitid(z.pidfd.as_raw_fd(), libc::WNOHANG),
+        Some(z) => crate::wait::waitid(z.pidfd.as_raw_fd(), libc::WNOHANG),
         None => return,
     };
     match dead {
@@ -337,7 +337,7 @@ pub(crate) fn spawn(plan: &RawPlan) -> io::Result<ZygoteChild> {
             Err(e) => {
                 check_alive(&mut st);
                 return Err(if st.current.is_none() {
-                    zygote_died()
+                    died()
                 } else {
                     e
                 });
@@ -367,8 +367,13 @@ pub(crate) fn spawn(plan: &RawPlan) -> io::Result<ZygoteChild> {
 fn is_dead(st: &mut State) -> bool {
     if let Some(z) = &st.current {
         // The zygote exits promptly once it fails; give it a moment to become reapable.
-        let _ = crate::child::poll_readable(z.pidfd.as_raw_fd(), 100);
+        let _ = crate::wait::poll_readable(z.pidfd.as_raw_fd(), 100);
     }
     check_alive(st);
     st.current.is_none()
+}
+
+/// The error a zygote child's wait reports when the zygote died before reporting the status.
+pub(crate) fn died() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, ZygoteError::Died)
 }
