@@ -17,7 +17,7 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::{setup::report, util};
+use crate::util::{self, report};
 
 const VERSION: &str = "0.13.0";
 /// Records which binary was built against which LLVM library, so a rerun can skip the build.

@@ -6,7 +6,8 @@ use std::{path::Path, process::Command, time::Instant};
 
 use anyhow::{Result, bail};
 
-use crate::{linker, util};
+use crate::util::{self, report};
+use crate::linker;
 
 const BTF: &str = "/sys/kernel/btf/vmlinux";
 const TRACEFS: &str = "/sys/kernel/tracing";
@@ -29,10 +30,6 @@ pub fn run(install_root: Option<&Path>) -> Result<()> {
     ensure_test_packages()?;
     println!("[ok] setup finished in {}", util::secs(start.elapsed()));
     Ok(())
-}
-
-pub fn report(tag: &str, message: impl std::fmt::Display) {
-    println!("[{tag}] {message}");
 }
 
 fn check_root() -> Result<()> {

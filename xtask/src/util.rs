@@ -111,3 +111,8 @@ mod tests {
         assert_eq!(quote(""), "''");
     }
 }
+
+/// One line of a setup check: `[ok] ...`, `[missing] ...`, `[installed] ...`.
+pub fn report(tag: &str, message: impl std::fmt::Display) {
+    println!("[{tag}] {message}");
+}

@@ -16,7 +16,7 @@ use std::{
 
 use anyhow::{Context as _, Result};
 
-use crate::{setup::report, util};
+use crate::util::{self, report};
 
 /// How the guest is accelerated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

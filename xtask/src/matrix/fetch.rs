@@ -15,7 +15,7 @@ use std::{
 use anyhow::{Context as _, Result, bail};
 
 use super::debian::{self, Image};
-use crate::{setup::report, util};
+use crate::util::{self, report};
 
 /// A kernel of the matrix: the column label and the Debian suite that ships it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

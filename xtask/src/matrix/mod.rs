@@ -23,7 +23,8 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args as ClapArgs;
 
 use self::table::Column;
-use crate::{setup, setup::report, util};
+use crate::setup;
+use crate::util::{self, report};
 
 #[derive(ClapArgs)]
 pub struct Args {

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use crate::{setup::report, util};
+use crate::util::{self, report};
 
 pub fn ensure() -> Result<()> {
     let missing_apt: Vec<&str> = [
