@@ -80,7 +80,11 @@ pub(crate) fn waitid(pidfd: i32, extra: i32) -> io::Result<Option<ExitStatus>> {
     waitid_on(libc::P_PIDFD, pidfd as libc::id_t, extra)
 }
 
-pub(crate) fn waitid_on(idtype: libc::idtype_t, id: libc::id_t, extra: i32) -> io::Result<Option<ExitStatus>> {
+pub(crate) fn waitid_on(
+    idtype: libc::idtype_t,
+    id: libc::id_t,
+    extra: i32,
+) -> io::Result<Option<ExitStatus>> {
     loop {
         // SAFETY: siginfo_t is plain data; waitid writes it.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };

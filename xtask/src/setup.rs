@@ -6,8 +6,8 @@ use std::{path::Path, process::Command, time::Instant};
 
 use anyhow::{Result, bail};
 
-use crate::util::{self, report};
 use crate::linker;
+use crate::util::{self, report};
 
 const BTF: &str = "/sys/kernel/btf/vmlinux";
 const TRACEFS: &str = "/sys/kernel/tracing";

@@ -90,6 +90,11 @@ pub fn secs(elapsed: Duration) -> String {
     format!("{:.1}s", elapsed.as_secs_f64())
 }
 
+/// One line of a setup check: `[ok] ...`, `[missing] ...`, `[installed] ...`.
+pub fn report(tag: &str, message: impl std::fmt::Display) {
+    println!("[{tag}] {message}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,9 +115,4 @@ mod tests {
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote(""), "''");
     }
-}
-
-/// One line of a setup check: `[ok] ...`, `[missing] ...`, `[installed] ...`.
-pub fn report(tag: &str, message: impl std::fmt::Display) {
-    println!("[{tag}] {message}");
 }

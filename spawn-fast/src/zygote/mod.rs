@@ -21,9 +21,9 @@
 mod server;
 mod wire;
 
-use crate::wait::ExitStatus;
 use crate::raw_plan::{F_SIGMASK, RawPlan};
 use crate::sys::{current_sigmask, cvt, pipe_cloexec};
+use crate::wait::ExitStatus;
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -336,11 +336,7 @@ pub(crate) fn spawn(plan: &RawPlan) -> io::Result<ZygoteChild> {
             Err(_) if attempts == 1 && is_dead(&mut st) => continue,
             Err(e) => {
                 check_alive(&mut st);
-                return Err(if st.current.is_none() {
-                    died()
-                } else {
-                    e
-                });
+                return Err(if st.current.is_none() { died() } else { e });
             }
         }
     };
