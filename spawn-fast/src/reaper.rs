@@ -53,8 +53,9 @@ pub(crate) fn adopt(pidfd: OwnedFd) {
         if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) } == 0 {
             return;
         }
-        // SAFETY: registration failed, so we still own fd; close it after a blocking reap.
+        // Registration failed, so we still own fd: close it after a blocking reap.
         let _ = crate::wait::waitid(fd, 0);
+        // SAFETY: fd is ours (not registered anywhere) and closed once.
         unsafe { libc::close(fd) };
         return;
     }

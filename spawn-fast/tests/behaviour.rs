@@ -369,9 +369,11 @@ fn fd_mapping_and_swaps() {
             .status()
             .unwrap();
         assert!(st.success(), "{s}");
-        // SAFETY: closing the two fds this test placed.
-        unsafe { libc::close(a) };
-        unsafe { libc::close(b) };
+        // SAFETY: closing the two fds this test placed, once each.
+        unsafe {
+            libc::close(a);
+            libc::close(b);
+        }
         let (mut g1, mut g2) = (String::new(), String::new());
         r1.read_to_string(&mut g1).unwrap();
         r2.read_to_string(&mut g2).unwrap();

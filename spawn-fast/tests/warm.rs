@@ -140,10 +140,8 @@ fn scope_errors() {
     }; 2];
     let cp = std::ffi::CString::new(p.clone()).unwrap();
     // SAFETY: sets the file's times; NUL-terminated path, two timespecs.
-    assert_eq!(
-        unsafe { libc::utimensat(libc::AT_FDCWD, cp.as_ptr(), times.as_ptr(), 0) },
-        0
-    );
+    let r = unsafe { libc::utimensat(libc::AT_FDCWD, cp.as_ptr(), times.as_ptr(), 0) };
+    assert_eq!(r, 0);
     let e = t.spawn().unwrap_err();
     assert!(e.to_string().contains("changed since it was parked"), "{e}");
     let e = c.spawn().unwrap_err();

@@ -105,7 +105,7 @@ pub(super) fn spawn(plan: &RawPlan, need_pidfd: bool, autoreaped: bool) -> io::R
     let at_p = &mut attr.0 as *mut libc::posix_spawnattr_t;
     let mut flags: libc::c_int = libc::POSIX_SPAWN_SETSIGDEF;
 
-    // SAFETY (whole block): every call gets the initialised objects above and plain values or
+    // SAFETY: (whole block) every call gets the initialised objects above and plain values or
     // NUL-terminated strings owned by the plan.
     unsafe {
         let mut def: libc::sigset_t = std::mem::zeroed();

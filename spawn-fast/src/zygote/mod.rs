@@ -200,9 +200,9 @@ fn build_request(plan: &RawPlan, status_w: OwnedFd) -> io::Result<Request> {
             ZygoteError::TooLarge("too many fds"),
         ));
     }
-    // SAFETY (strings below): every pointer in the plan is a NUL-terminated string and the
-    // arrays are NULL-terminated.
+    // Every pointer in the plan is a NUL-terminated string and the arrays are NULL-terminated.
     let push_str = |p: *const libc::c_char, out: &mut Vec<u8>| {
+        // SAFETY: p is one of the plan's NUL-terminated strings (above).
         out.extend_from_slice(unsafe { CStr::from_ptr(p) }.to_bytes_with_nul());
     };
     push_str(plan.path, &mut payload);

@@ -38,7 +38,7 @@ fn map(len: usize) -> *mut c_void {
 
 /// Entry point in the freshly forked zygote. Never returns.
 pub(crate) fn serve(sock: c_int) -> ! {
-    // SAFETY (whole function body): raw libc calls on our own fds and local/mmap'd memory.
+    // SAFETY: (whole function body) raw libc calls on our own fds and local/mmap'd memory.
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
