@@ -1,5 +1,5 @@
 //! `cargo xtask matrix`: spawn-user's root integration tests on the kernels users run
-//! (Debian's 5.10, 6.1 and 6.12, see DESIGN.md §3a) and on the host, as one kernel x test
+//! (Debian's 5.10, 6.1 and 6.12) and on the host, as one kernel x test
 //! table. Kernels come from Debian's archive through a private apt setup ([`fetch`]), boot
 //! under qemu through virtme-ng with the host's root shared ([`boot`]), and run the test
 //! binaries built once on the host ([`suite`]).
