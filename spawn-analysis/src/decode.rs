@@ -12,98 +12,183 @@ use spawn_common::{
     FdPathEvent, Header, PATH_LEN, kind,
 };
 
-/// A probe record, typed by kind. `hdr` is always the context of the task the probe ran in.
+/// A probe record, typed by kind. `hdr` is always the context of the task the probe ran in
+/// (its `tid`/`tgid`, the cpu, and the CLOCK_MONOTONIC timestamp in ns).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RawEvent {
     /// Parent enters a clone-family syscall. `syscall` is one of `spawn_common::syscall`.
     CloneEnter {
+        /// The calling (parent) thread.
         hdr: Header,
+        /// Which clone-family call: `spawn_common::syscall::{CLONE, CLONE3, FORK, VFORK}`.
         syscall: u64,
+        /// The clone flags (`spawn_common::clone_flags`); for clone3 read from `clone_args`,
+        /// `SIGCHLD` for `fork`, `CLONE_VM | CLONE_VFORK | SIGCHLD` for `vfork`.
         flags: u64,
     },
     /// A clone-family syscall returns: in the parent `ret` is the child's pid, in the child 0.
-    CloneExit { hdr: Header, syscall: u64, ret: i64 },
+    CloneExit {
+        /// The returning thread: the parent, or the new child.
+        hdr: Header,
+        /// Which clone-family call (`spawn_common::syscall`).
+        syscall: u64,
+        /// The child's pid in the parent, 0 in the child, `-errno` on failure.
+        ret: i64,
+    },
     /// `task:task_newtask` in the parent: `child_pid` is a tid (a thread's id for CLONE_THREAD).
     TaskNewtask {
+        /// The parent thread, still inside the clone call.
         hdr: Header,
+        /// The new task's id (a tid; the pid when it leads a new process).
         child_pid: u32,
+        /// The clone flags the kernel copied the task with.
         flags: u64,
+        /// The parent's comm (the child inherits it until it execs).
         comm: String,
     },
     /// `sched:sched_process_fork` in the parent.
     ProcessFork {
+        /// The parent thread.
         hdr: Header,
+        /// The new task's id.
         child_pid: u32,
+        /// The id of the task that forked (as the tracepoint reports it).
         parent_pid: u32,
     },
     /// `sched:sched_wakeup_new`: the new task `pid` is put on a run queue.
     WakeupNew {
+        /// The task that woke the new one (normally its parent).
         hdr: Header,
+        /// The new task.
         pid: u32,
+        /// The cpu whose run queue it was put on.
         target_cpu: u32,
     },
     /// An exec attempt starts.
     ExecEnter {
+        /// The task calling exec.
         hdr: Header,
+        /// `spawn_common::syscall::EXECVE` or `EXECVEAT`.
         syscall: u32,
+        /// The `dirfd` of `execveat` (`AT_FDCWD` for `execve`).
         fd: i32,
+        /// The `execveat` flags (e.g. `AT_EMPTY_PATH` for an exec by fd); 0 for `execve`.
         flags: u32,
+        /// The path as passed (possibly empty for an exec by fd), cut at the probe's copy limit.
         filename: String,
+        /// The caller's comm before the exec.
         comm: String,
     },
     /// `sched:sched_prepare_exec`: the file is open, the point of no return is next.
-    PrepareExec { hdr: Header },
+    PrepareExec {
+        /// The exec'ing task.
+        hdr: Header,
+    },
     /// `mmap:exit_mmap`: the current task tore down an address space.
-    ExitMmap { hdr: Header },
+    ExitMmap {
+        /// The task whose old address space went away.
+        hdr: Header,
+    },
     /// `sched:sched_process_exec`: the new image is loaded. `comm` is the new comm.
     ProcessExec {
+        /// The task after the exec (its `tid` is the thread-group leader's).
         hdr: Header,
+        /// The tid that called exec (differs from `hdr.tid` when a non-leader thread exec'd).
         old_pid: u32,
+        /// The comm of the new image.
         comm: String,
     },
     /// An exec attempt returns: 0 or `-errno`.
-    ExecExit { hdr: Header, syscall: u64, ret: i64 },
+    ExecExit {
+        /// The task whose exec returned.
+        hdr: Header,
+        /// `spawn_common::syscall::EXECVE` or `EXECVEAT`.
+        syscall: u64,
+        /// 0 on success, `-errno` on failure.
+        ret: i64,
+    },
     /// `exit_group(code)` entered.
-    ExitGroup { hdr: Header, code: i32 },
+    ExitGroup {
+        /// The exiting task.
+        hdr: Header,
+        /// The status passed to `exit_group`.
+        code: i32,
+    },
     /// `sched:sched_process_exit`; `group_dead` is `None` when this kernel does not say.
     ProcessExit {
+        /// The exiting task.
         hdr: Header,
+        /// Whether this was the last thread of its group; `None` when the kernel does not say.
         group_dead: Option<bool>,
+        /// The exiting task's comm.
         comm: String,
     },
     /// wait4/waitid returns: the reaped pid, 0, or `-errno`.
-    WaitExit { hdr: Header, syscall: u64, ret: i64 },
+    WaitExit {
+        /// The waiting (reaping) task.
+        hdr: Header,
+        /// `spawn_common::syscall::WAIT4` or `WAITID`.
+        syscall: u64,
+        /// The reaped pid (for `waitid` the `si_pid` it wrote), 0 when nothing was reaped, or
+        /// `-errno`.
+        ret: i64,
+    },
     /// A user-space startup mark (`spawn_common::mark`).
-    StartupMark { hdr: Header, mark: u64 },
+    StartupMark {
+        /// The task that reached the mark.
+        hdr: Header,
+        /// Which mark: `spawn_common::mark::{DL_DEBUG_STATE, LIBC_START_MAIN}`.
+        mark: u64,
+    },
     /// Page-fault totals of one task in one bucket (`spawn_common::fault_bucket`).
     Faults {
+        /// The task that took the faults.
         hdr: Header,
+        /// Which window the faults fell in: `spawn_common::fault_bucket`.
         bucket: u32,
+        /// The spawned child the faults are charged to (the child itself, or for
+        /// `PARENT_AFTER_FORK` the child whose fork caused the parent's copy-on-write faults).
         spawn_pid: u32,
+        /// Counts and total time (ns) of the faults.
         totals: FaultTotals,
     },
     /// The spawn API was entered by thread `hdr.tid` (its next clone-family call starts the
     /// `prep` phase here): the uprobe on spawn-fast's `spawn_fast_mark_enter`.
-    PrepMark { hdr: Header },
+    PrepMark {
+        /// The thread that entered the spawn API.
+        hdr: Header,
+    },
     /// spawn-fast's spawn API returned in thread `hdr.tid`: a prep mark not yet consumed by a
     /// clone of that thread belongs to no spawn of it (the zygote cloned elsewhere).
-    PrepEnd { hdr: Header },
+    PrepEnd {
+        /// The thread whose spawn call returned.
+        hdr: Header,
+    },
     /// The path of the file behind `fd`, walked in the kernel, for the fd exec that follows
     /// in the same task. `truncated`: leading components were left out (a `…/` prefix).
     FdPath {
+        /// The task about to exec by fd.
         hdr: Header,
+        /// The fd whose file was resolved.
         fd: i32,
+        /// The absolute path, or `…/` plus its last components when `truncated`.
         path: String,
+        /// The walk hit the probe's depth limit; leading components are missing.
         truncated: bool,
     },
     /// Who the current task is (`spawn_common::kind::TASK_IDENT`): its cgroup v2 id and its
     /// pid in its own pid namespace with that namespace's inode (`None` when the probes had
     /// no BTF offsets for them). `origin` is one of `spawn_common::ident_origin`.
     Ident {
+        /// The task described.
         hdr: Header,
+        /// Its cgroup v2 id (the cgroup directory's inode number).
         cgroup_id: u64,
+        /// Its pid as seen inside its own pid namespace; `None` when not read.
         ns_pid: Option<u32>,
+        /// The inode of that pid namespace; `None` when not read.
         pid_ns: Option<u64>,
+        /// Which probe sent it: one of `spawn_common::ident_origin`.
         origin: u64,
     },
 }
@@ -143,12 +228,28 @@ impl RawEvent {
 /// Why a record could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    /// The record cannot even hold the common [`Header`].
     #[error("record of {len} bytes is shorter than a header ({need} bytes)")]
-    ShortHeader { len: usize, need: usize },
+    ShortHeader {
+        /// Bytes received.
+        len: usize,
+        /// Bytes a header needs.
+        need: usize,
+    },
+    /// The record is shorter than the struct its kind says it carries.
     #[error("record of kind {kind} has {len} bytes, needs {need}")]
-    Short { kind: u32, len: usize, need: usize },
+    Short {
+        /// The kind from the header (`spawn_common::kind`).
+        kind: u32,
+        /// Bytes received.
+        len: usize,
+        /// Bytes that kind needs.
+        need: usize,
+    },
+    /// The header's kind is none of `spawn_common::kind` (probes newer than this decoder?).
     #[error("unknown record kind {0}")]
     UnknownKind(u32),
+    /// A fault record names a bucket outside `spawn_common::fault_bucket`.
     #[error("unknown fault bucket {0}")]
     UnknownBucket(u32),
 }

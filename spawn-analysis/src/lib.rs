@@ -8,6 +8,15 @@
 //! [`stats`] holds the one percentile definition and the intervals every report uses;
 //! [`compare`] analyses `spawnprof compare` runs; [`losses`] accounts for every event the
 //! kernel side could not deliver; [`container`] names the container a cgroup path belongs to.
+//!
+//! Where to start, each with an example: [`assemble`] (events in, records out),
+//! [`record::SpawnRecord`] (the schema), [`report::json::to_line`] (a record as a JSON line),
+//! [`phase`] (the phase list and its order), [`tree`] (records as a process tree) and
+//! [`container::identify`].
+//!
+//! Units and absence, everywhere: times are nanoseconds of CLOCK_MONOTONIC (the clock of
+//! `bpf_ktime_get_ns()`), and a value that was not measured is `None` (`null` in JSON), never
+//! 0; a 0 means "measured, took no time".
 pub mod assemble;
 pub mod compare;
 pub mod container;

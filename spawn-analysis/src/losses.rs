@@ -98,9 +98,13 @@ impl Losses {
 /// `spawns = records + filtered + lost`, checked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Balance {
+    /// Spawns the probes counted at `task_newtask` ([`Losses::spawns`]).
     pub spawns: u64,
+    /// Records whose creation was seen.
     pub records: u64,
+    /// Records dropped on purpose by a filter (`--comm`, `--min-total`).
     pub filtered: u64,
+    /// Spawns whose creation record was lost (ring buffer full, undecodable).
     pub lost: u64,
 }
 
@@ -111,6 +115,7 @@ impl Balance {
         self.spawns as i64 - (self.records + self.filtered + self.lost) as i64
     }
 
+    /// One line stating the balance and whether it holds ("balanced" / "UNBALANCED by N").
     pub fn line(&self) -> String {
         let verdict = match self.unaccounted() {
             0 => "balanced".to_string(),

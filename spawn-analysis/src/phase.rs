@@ -6,6 +6,22 @@
 //! spawn to the reap, so when all are present they sum to the spawn's wall time:
 //! `prep, copy, queue, setup, exec, startup, run, reap`. `exec` and `startup` are split into
 //! sub-phases that partition them.
+//!
+//! ```
+//! use spawn_analysis::phase::Phase;
+//!
+//! // The main phases in time order, each with its sub-phases.
+//! for main in Phase::MAIN {
+//!     let subs: Vec<&str> = main.children().map(Phase::part_name).collect();
+//!     println!("{main}: {subs:?}"); // "exec: [\"retry\", \"open\", ...]"
+//! }
+//! assert_eq!(Phase::ExecLoad.parent(), Some(Phase::Exec));
+//! assert_eq!(Phase::ExecLoad.name(), "exec_load"); // the JSON key and CSV column
+//! assert_eq!("startup_loader".parse::<Phase>(), Ok(Phase::StartupLoader));
+//! // The leaves tile a spawn without overlap: the segments of a stacked bar.
+//! assert_eq!(Phase::LEAVES.len(), 13);
+//! assert!(!Phase::SPAWN.contains(&Phase::Run)); // the program's own time is not spawn cost
+//! ```
 use std::fmt;
 use std::str::FromStr;
 
@@ -120,6 +136,7 @@ impl Phase {
         }
     }
 
+    /// Whether this is one of [`Phase::MAIN`] rather than a sub-phase.
     pub const fn is_main(self) -> bool {
         self.parent().is_none()
     }

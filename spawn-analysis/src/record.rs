@@ -29,6 +29,7 @@ pub enum SpawnKind {
 }
 
 impl SpawnKind {
+    /// The name used in JSON, CSV and tables (`"fork_only"`), the same as its serde name.
     pub fn as_str(self) -> &'static str {
         match self {
             SpawnKind::Exec => "exec",
@@ -44,9 +45,13 @@ impl SpawnKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CloneSyscall {
+    /// `clone(2)`; glibc's `fork()` and `posix_spawn` go through it.
     Clone,
+    /// `clone3(2)` (Linux 5.3+).
     Clone3,
+    /// The legacy `fork(2)` syscall (rare: libcs call `clone`).
     Fork,
+    /// The legacy `vfork(2)` syscall.
     Vfork,
 }
 
@@ -62,6 +67,7 @@ impl CloneSyscall {
         }
     }
 
+    /// The syscall's name (`"clone3"`), the same as its serde name.
     pub fn as_str(self) -> &'static str {
         match self {
             CloneSyscall::Clone => "clone",
@@ -75,12 +81,16 @@ impl CloneSyscall {
 /// One exec attempt, in the order they were made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecAttempt {
+    /// The path passed to exec, or for an exec by fd the file behind the fd when the probes
+    /// could resolve it.
     pub filename: String,
-    /// `null` when the attempt had not returned when tracing stopped.
+    /// 0 or `-errno`; `null` when the attempt had not returned when tracing stopped.
     pub ret: Option<i64>,
+    /// `ret` as a name ("ENOENT"); `null` when it succeeded or had not returned.
     pub errno_name: Option<String>,
     /// "execve" or "execveat".
     pub syscall: String,
+    /// When the attempt entered the syscall (CLOCK_MONOTONIC ns).
     pub t_ns: u64,
 }
 
@@ -92,6 +102,7 @@ pub struct ExecInfo {
     pub filename: String,
     /// 0, `-errno`, or `null` when the exec had not returned.
     pub ret: Option<i64>,
+    /// `ret` as a name ("ENOENT"); `null` when it succeeded or had not returned.
     pub errno_name: Option<String>,
     /// Every attempt, e.g. a shell trying each PATH entry, including later execs.
     pub attempts: Vec<ExecAttempt>,
@@ -106,21 +117,36 @@ pub struct ExecInfo {
 /// gaps, so when all are present they sum to `t_end - t_start`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Phases {
+    /// [`Phase::Prep`]: the parent inside spawn-fast before the clone (only with `--prep`).
     pub prep: Option<u64>,
+    /// [`Phase::Copy`]: the clone syscall copying the parent.
     pub copy: Option<u64>,
+    /// [`Phase::Queue`]: from the child's creation to its first run.
     pub queue: Option<u64>,
+    /// [`Phase::Setup`]: the child's own work before exec.
     pub setup: Option<u64>,
+    /// [`Phase::Exec`]: the exec syscall, including failed attempts before it.
     pub exec: Option<u64>,
     /// Failed exec attempts before the successful one (0 when the first attempt worked).
     pub exec_retry: Option<u64>,
+    /// [`Phase::ExecOpen`]: finding and opening the file.
     pub exec_open: Option<u64>,
+    /// [`Phase::ExecTeardown`]: tearing down the old address space.
     pub exec_teardown: Option<u64>,
+    /// [`Phase::ExecLoad`]: mapping the new image.
     pub exec_load: Option<u64>,
+    /// [`Phase::ExecFinish`]: from the mapped image to the syscall's return.
     pub exec_finish: Option<u64>,
+    /// [`Phase::Startup`]: from exec's return to `main`.
     pub startup: Option<u64>,
+    /// [`Phase::StartupLoader`]: the dynamic loader.
     pub startup_loader: Option<u64>,
+    /// [`Phase::StartupInit`]: libc and constructors up to `main`.
     pub startup_init: Option<u64>,
+    /// [`Phase::Run`]: the program's own work up to its exit. It starts where the previous
+    /// measured phase ended: `main`, or exec's return when `startup` is `null`.
     pub run: Option<u64>,
+    /// [`Phase::Reap`]: from the child's exit to the parent's wait returning it.
     pub reap: Option<u64>,
 }
 
@@ -184,16 +210,21 @@ impl Phases {
 /// Page-fault totals of one side of a spawn.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultCounts {
+    /// User page faults taken.
     pub count: u64,
     /// Present + write: copy-on-write (or write-protect) faults.
     pub cow: u64,
+    /// Major faults (the page had to be read from disk).
     pub major: u64,
     /// Time spent in the `timed` faults (the others have no exit mark).
     pub time_ns: u64,
+    /// Faults whose duration was measured and is in `time_ns` (the others retried or
+    /// failed).
     pub timed: u64,
 }
 
 impl FaultCounts {
+    /// Adds one probe flush of totals (saturating).
     pub fn add(&mut self, t: &spawn_common::FaultTotals) {
         self.count = self.count.saturating_add(t.count);
         self.cow = self.cow.saturating_add(t.cow);
@@ -241,16 +272,21 @@ pub struct SpawnRecord {
     pub depth: u32,
     /// The child's comm when last seen (after exec: the new program's).
     pub comm: String,
+    /// The creating process's comm at the clone; `null` when the clone was not seen.
     pub parent_comm: Option<String>,
     /// `ns_pid`, `pid_ns`, `cgroup_id`, `cgroup` and `container` (see
     /// [`crate::container::TaskIdentity`]), at the top level of the record.
     #[serde(flatten)]
     pub ident: crate::container::TaskIdentity,
+    /// What was created: a process that exec'd, a forked worker, a thread...
     pub kind: SpawnKind,
+    /// The clone-family syscall that created it; `null` when its entry was not seen.
     pub clone_syscall: Option<CloneSyscall>,
+    /// The raw clone flags, low byte the exit signal; `null` when not seen.
     pub clone_flags: Option<u64>,
     /// `clone_flags` decoded, e.g. `["CLONE_VM", "CLONE_VFORK", "SIGCHLD"]`.
     pub clone_flag_names: Vec<String>,
+    /// The child's exec(s); `null` when it never tried to exec (or the entry was not seen).
     pub exec: Option<ExecInfo>,
     /// Start of the spawn: the prep mark or the clone entry; `null` when not seen.
     pub t_start_ns: Option<u64>,
@@ -262,14 +298,17 @@ pub struct SpawnRecord {
     pub clone_syscall_ns: Option<u64>,
     /// The exec syscall that succeeded (or the last failed one), entry to return.
     pub exec_syscall_ns: Option<u64>,
+    /// Duration of each phase, ns; `null` for a phase that was not measured.
     pub phases_ns: Phases,
     /// Why `phases_ns.startup` is null, when it is.
     pub startup_note: Option<String>,
+    /// Page faults charged to this spawn, on both sides.
     pub faults: Faults,
     /// Code passed to exit_group (`null` when killed by a signal or not seen).
     pub exit_code: Option<i32>,
     /// Every phase boundary from clone entry to reap was seen.
     pub complete: bool,
+    /// Human-readable remarks from the assembler (missing events, pid reuse, ...).
     pub notes: Vec<String>,
 }
 
@@ -401,7 +440,7 @@ pub fn errno_name(errno: i64) -> String {
     name.to_string()
 }
 
-/// "ok" for 0, the errno name for `-errno`.
+/// The errno name for a `-errno` return value; `None` for 0 or any other success.
 pub fn ret_name(ret: i64) -> Option<String> {
     (ret < 0).then(|| errno_name(ret.saturating_neg()))
 }

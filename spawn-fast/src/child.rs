@@ -12,8 +12,12 @@ use std::sync::OnceLock;
 /// The captured result of `Command::output` / `Child::wait_with_output`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
+    /// How the child ended.
     pub status: ExitStatus,
+    /// Everything the child wrote to stdout (empty unless stdout was `Stdio::Piped`, the
+    /// default of `output`).
     pub stdout: Vec<u8>,
+    /// Everything the child wrote to stderr (empty unless stderr was `Stdio::Piped`).
     pub stderr: Vec<u8>,
 }
 

@@ -84,11 +84,13 @@ impl Command {
         }
     }
 
+    /// Appends one argument (`argv[1]`, `argv[2]`, ...; `argv[0]` is set by [`arg0`](Self::arg0)).
     pub fn arg<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Self {
         self.args.push(arg.as_ref().to_owned());
         self
     }
 
+    /// Appends several arguments.
     pub fn args<I, S>(&mut self, args: I) -> &mut Self
     where
         I: IntoIterator<Item = S>,
@@ -105,6 +107,8 @@ impl Command {
         self
     }
 
+    /// Sets one variable in the child's environment (the caller's own is not changed). Setting
+    /// `PATH` also changes where a bare program name is looked up.
     pub fn env<K: AsRef<OsStr>, V: AsRef<OsStr>>(&mut self, key: K, val: V) -> &mut Self {
         self.touch_env(key.as_ref());
         self.env
@@ -112,6 +116,7 @@ impl Command {
         self
     }
 
+    /// Sets several variables, as [`env`](Self::env) does.
     pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Self
     where
         I: IntoIterator<Item = (K, V)>,
@@ -124,6 +129,7 @@ impl Command {
         self
     }
 
+    /// Removes one variable from the child's environment.
     pub fn env_remove<K: AsRef<OsStr>>(&mut self, key: K) -> &mut Self {
         self.touch_env(key.as_ref());
         self.env.insert(key.as_ref().to_owned(), None);
@@ -144,21 +150,26 @@ impl Command {
         }
     }
 
+    /// The child's working directory. A relative program path is still resolved against the
+    /// caller's cwd (the program is looked up in the parent, before the child changes dir).
     pub fn current_dir<P: AsRef<Path>>(&mut self, dir: P) -> &mut Self {
         self.cwd = Some(dir.as_ref().to_owned());
         self
     }
 
+    /// The child's stdin (default: `Inherit`, `Null` for [`output`](Self::output)).
     pub fn stdin(&mut self, s: Stdio) -> &mut Self {
         self.stdio[0] = Some(s);
         self
     }
 
+    /// The child's stdout (default: `Inherit`, `Piped` for [`output`](Self::output)).
     pub fn stdout(&mut self, s: Stdio) -> &mut Self {
         self.stdio[1] = Some(s);
         self
     }
 
+    /// The child's stderr (default: `Inherit`, `Piped` for [`output`](Self::output)).
     pub fn stderr(&mut self, s: Stdio) -> &mut Self {
         self.stdio[2] = Some(s);
         self
@@ -220,19 +231,23 @@ impl Command {
         self
     }
 
+    /// How the child is created (default: [`Strategy::Auto`]); see the crate docs.
     pub fn strategy(&mut self, s: Strategy) -> &mut Self {
         self.strategy = s;
         self
     }
 
+    /// The program as given to [`new`](Self::new), before any `PATH` lookup.
     pub fn get_program(&self) -> &OsStr {
         &self.program
     }
 
+    /// The arguments after `argv[0]`.
     pub fn get_args(&self) -> impl Iterator<Item = &OsStr> {
         self.args.iter().map(|a| a.as_os_str())
     }
 
+    /// The strategy as set (`Auto` is decided at each spawn, not here).
     pub fn get_strategy(&self) -> Strategy {
         self.strategy
     }

@@ -1,9 +1,130 @@
-//! Fast, safe process spawning for Linux, with a std-like API.
+//! Fast, safe process spawning for Linux, with an API shaped like [`std::process`].
 //!
-//! ```no_run
-//! use spawn_fast::{Command, Stdio, Strategy};
-//! let mut child = Command::new("/bin/true").strategy(Strategy::Auto).stdout(Stdio::Null).spawn()?;
+//! Creating a process costs more than it should when the parent is large: `fork` copies the
+//! parent's page tables and then makes the parent pay a copy-on-write fault for each page it
+//! touches. spawn-fast gives you std's vocabulary ([`Command`], [`Child`], [`Stdio`],
+//! [`Output`], [`ExitStatus`]) with a choice of *how* the child is created ([`Strategy`]),
+//! picks the fastest way that is safe for your request by default ([`Strategy::Auto`]), and
+//! can prepare a command once for many cheap spawns ([`Template`]). What the child runs
+//! between the clone and the exec is prepared in the parent and makes raw system calls only
+//! (no allocation, no locks), so spawning is safe from a multi-threaded parent with every
+//! strategy.
+//!
+//! # Spawning
+//!
+//! Run a program and wait for it:
+//!
+//! ```
+//! use spawn_fast::Command;
+//!
+//! let status = Command::new("/bin/true").status()?;
+//! assert!(status.success());
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Capture its output ([`Command::output`] pipes stdout and stderr and gives stdin
+//! `/dev/null`); arguments, environment and working directory work as in std:
+//!
+//! ```
+//! use spawn_fast::Command;
+//!
+//! let out = Command::new("sh")
+//!     .args(["-c", "echo \"$GREETING from $(pwd)\"; exit 3"])
+//!     .env("GREETING", "hello")
+//!     .current_dir("/")
+//!     .output()?;
+//! assert_eq!(out.stdout, b"hello from /\n");
+//! assert_eq!(out.status.code(), Some(3));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Talk to a running child through pipes, or stop it; `kill` and `signal` go through the
+//! child's pidfd, so they can never hit another process that reused the pid:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use spawn_fast::{Command, Stdio};
+//!
+//! let mut child = Command::new("sh")
+//!     .args(["-c", "read line; echo \"got $line\""])
+//!     .stdin(Stdio::Piped)
+//!     .stdout(Stdio::Piped)
+//!     .spawn()?;
+//! child.stdin.take().unwrap().write_all(b"ping\n")?; // dropped here: the child sees EOF
+//! let mut reply = String::new();
+//! child.stdout.take().unwrap().read_to_string(&mut reply)?;
+//! assert_eq!(reply, "got ping\n");
 //! assert!(child.wait()?.success());
+//!
+//! // A child that would wait forever for input, killed.
+//! let mut stuck = Command::new("sh").args(["-c", "read x"]).stdin(Stdio::Piped).spawn()?;
+//! stuck.kill()?;
+//! assert_eq!(stuck.wait()?.signal(), Some(9)); // SIGKILL
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Errors, including the child's failure to exec, come back from `spawn` as [`std::io::Error`]
+//! with the child's errno; the failed child has already been reaped:
+//!
+//! ```
+//! use std::io::ErrorKind;
+//! use spawn_fast::Command;
+//!
+//! let err = Command::new("/no/such/program").spawn().unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::NotFound);
+//! ```
+//!
+//! Pick a strategy explicitly, e.g. to compare them; every strategy supports the same requests
+//! (except that `PosixSpawn` cannot change uid/gid):
+//!
+//! ```
+//! use spawn_fast::{Command, Stdio, Strategy};
+//!
+//! for strategy in [Strategy::Fork, Strategy::Vfork, Strategy::PosixSpawn, Strategy::Auto] {
+//!     let out = Command::new("/bin/echo").arg(strategy.name()).strategy(strategy).output()?;
+//!     assert_eq!(out.stdout, format!("{strategy}\n").into_bytes());
+//! }
+//! // Strategies also parse from their names, for command-line flags.
+//! assert_eq!("posix-spawn".parse::<Strategy>(), Ok(Strategy::PosixSpawn));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Spawn the same command many times: a [`Template`] resolves the program, opens it and builds
+//! the argv/envp arrays and the fd plan once; each spawn then allocates nothing (`Fork`,
+//! `Vfork`, `Clone3`, `Auto`). `spawn` takes `&self`, so threads can share one template:
+//!
+//! ```
+//! use spawn_fast::{Command, Stdio, Strategy};
+//!
+//! let template = Command::new("/bin/true").stdout(Stdio::Null).template()?;
+//! // `Auto` is decided when the template is built: Clone3 where the kernel allows it, else Vfork.
+//! assert!(matches!(template.strategy(), Strategy::Clone3 | Strategy::Vfork));
+//! std::thread::scope(|s| {
+//!     let worker = || -> std::io::Result<()> {
+//!         for _ in 0..10 {
+//!             assert!(template.spawn()?.wait()?.success());
+//!         }
+//!         Ok(())
+//!     };
+//!     let workers = [s.spawn(worker), s.spawn(worker)];
+//!     workers.into_iter().try_for_each(|w| w.join().expect("worker panicked"))
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Where the time went, without a tracer: [`Child::timing`] gives CLOCK_MONOTONIC timestamps
+//! in ns (the clock of `bpf_ktime_get_ns()`, so they line up with kernel events):
+//!
+//! ```
+//! use spawn_fast::Command;
+//!
+//! let mut child = Command::new("/bin/true").spawn()?;
+//! child.wait()?;
+//! let t = child.timing();
+//! let reaped = t.t_reaped_ns.expect("set by wait"); // None until a wait saw the exit
+//! let spawn_ns = t.t_spawned_ns - t.t_enter_ns; // the spawn call itself
+//! let life_ns = reaped - t.t_spawned_ns; // exec, the program's run, the reap
+//! println!("spawn {spawn_ns} ns, then {life_ns} ns to reap");
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
@@ -16,7 +137,7 @@
 //! | `PosixSpawn` | glibc `posix_spawn` | no (glibc uses `CLONE_VM`) | what std uses; no uid/gid |
 //! | `Clone3` | `clone3(CLONE_VM\|CLONE_VFORK\|CLONE_CLEAR_SIGHAND)` on a dedicated per-thread stack + `execveat` on a cached O_PATH fd | no | the kernel resets caught handlers, so the child skips the 64-signal walk |
 //! | `Zygote` | a runner process forked once spawns for us; fds pass over a unix socket | no | see [`zygote`] |
-//! | `Warm` | fork a parked image of the program (stopped before `main`) with `CLONE_PARENT`: no exec, no dynamic loader | no | dynamically linked glibc programs only; opt-in; see [`warm`] |
+//! | `Warm` | fork a parked image of the program (stopped before `main`) with `CLONE_PARENT`: no exec, no dynamic loader | no | dynamically linked glibc programs only; opt-in; see [`warm`] and [`WarmTemplate`] |
 //!
 //! Every strategy runs the same child-side plan ([`Command`] is turned into argv/envp arrays,
 //! an fd plan and flags before the clone), so all of them support the same features, except that
@@ -29,6 +150,16 @@
 //! choose it explicitly when the caller must never share its address space with a child, e.g.
 //! under sanitizers, or when clone-family calls are forbidden in the caller), nor `Fork`, nor
 //! `Warm` (its children share the image's ASLR layout and constructor state; see [`warm`]).
+//!
+//! # Differences from `std::process`
+//!
+//! - [`Stdio`] is a `Copy` enum; a caller-owned fd is `Stdio::Fd(fd)`, and any fd can be mapped
+//!   into the child with [`Command::map_fd`].
+//! - Spawn-specific knobs: [`Command::strategy`], [`Command::setsid`],
+//!   [`Command::signal_mask`], [`Command::reset_signals`], [`Command::close_other_fds`].
+//! - [`Child::pidfd`] exposes the pidfd; with the `tokio` feature, `Child::wait_async` awaits
+//!   the exit on it.
+//! - Dropping a [`Child`] leaves no zombie (see [Drop](#drop)).
 //!
 //! # Safety between clone and exec
 //!
@@ -72,22 +203,25 @@
 //! is reaped at once, a running one is handed to a background reaper thread (one per process,
 //! waiting on an epoll set of pidfds). `Zygote` children are reaped by the zygote.
 //!
-//! # Templates
-//!
-//! [`Template`] prepares a command once; spawning from it allocates nothing (`Fork`, `Vfork`,
-//! `Clone3`, `Auto`).
-//!
 //! # Probe marks and timestamps
 //!
-//! [`marks`] has the `#[no_mangle]` functions `spawn_fast_mark_enter`, `spawn_fast_mark_clone`
-//! and `spawn_fast_mark_return` for uprobes, and [`Child::timing`] gives CLOCK_MONOTONIC
-//! timestamps (API entry, spawn return, reap) that line up with `bpf_ktime_get_ns()`.
+//! [`marks`] is the interface spawnprof traces: the exported functions
+//! `spawn_fast_mark_enter`, `spawn_fast_mark_clone` and `spawn_fast_mark_return` that every
+//! spawn calls, for uprobes, and the [`Timing`] of [`Child::timing`]. A library user never
+//! calls the marks; untraced they cost three function calls per spawn.
+//!
+//! # Cargo features
+//!
+//! - `tokio`: `Child::wait_async`, an async wait on the pidfd (needs a runtime with IO).
+//! - `test-children`: the `children` module, paths of tiny static programs built with this
+//!   crate for its tests and spawnprof's benchmarks. Not library API.
 //!
 //! # Limits
 //!
 //! x86_64 Linux only (the clone3/vfork stubs are x86_64 assembly). At most 64 fd mappings may
 //! have a source that is another mapping's target. With `PosixSpawn`, such swaps go through
 //! temporary fds just above the highest target, which replaces an inherited fd at those numbers.
+//! A [`Template`] refuses `Stdio::Piped` (a pipe per spawn is not something to prepare once).
 
 mod child;
 mod child_exec;
@@ -102,7 +236,9 @@ mod sys;
 mod template;
 mod wait;
 
-pub mod bench;
+// Test and benchmark programs, not library API: behind a feature so `cargo doc` and users do
+// not see them; this crate's own unit tests always have them.
+#[cfg(any(test, feature = "test-children"))]
 pub mod children;
 pub mod marks;
 pub mod warm;

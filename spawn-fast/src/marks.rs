@@ -1,8 +1,28 @@
-//! Probe marks for uprobes and the per-spawn userspace timestamps.
+//! Probe marks for uprobes and the per-spawn userspace timestamps: the interface between
+//! spawn-fast and a tracer such as spawnprof. A library user does not call these functions;
+//! they are public so that their symbols stay exported and their contract is written down.
 //!
-//! Each mark is an exported, never-inlined function whose body only passes its argument through
-//! `black_box`: untraced it costs a call, traced it gives spawnprof a stable symbol to attach a
-//! uprobe to (`spawn_fast_mark_enter`, `spawn_fast_mark_clone`, `spawn_fast_mark_return`).
+//! Each mark is an exported (`#[no_mangle]`, `extern "C"`), never-inlined function whose body
+//! only passes its argument through `black_box`: untraced it costs a call, traced it gives a
+//! stable symbol to attach a uprobe to. Every spawn API (`Command::spawn`/`output`/`status`,
+//! `Template::spawn`, the warm templates) calls, in the calling thread:
+//!
+//! 1. [`spawn_fast_mark_enter`]`(0)` on entry, before any preparation;
+//! 2. [`spawn_fast_mark_clone`]`(0)` just before the clone-family call, `posix_spawn`, or the
+//!    request to the zygote or warm image (for `Zygote` and `Warm` the clone then happens in
+//!    another process; a retry after a dead zygote or image calls it again);
+//! 3. [`spawn_fast_mark_return`]`(pid)` on the way out, with 0 when the spawn failed.
+//!
+//! spawnprof attaches uprobes to `spawn_fast_mark_enter` and `spawn_fast_mark_return` in a
+//! traced binary that links spawn-fast (`trace --prep`): the time from the enter mark to the
+//! thread's next clone-family syscall is the `prep` phase, and the return mark closes an enter
+//! that no clone of that thread followed. `spawn_fast_mark_clone` is exported for other
+//! tracers; spawnprof does not attach it (the syscall tracepoint marks the same moment).
+//! The symbol names and the argument are the stable part; renaming one breaks tracers.
+//!
+//! [`Timing`] carries the userspace side of the same story without a tracer: the timestamps
+//! of [`Child::timing`](crate::Child::timing) use CLOCK_MONOTONIC, the clock of
+//! `bpf_ktime_get_ns()`, so they line up with kernel events.
 //!
 //! The bodies must differ: identical functions are folded into one address by the linker, and a
 //! uprobe on one mark would then fire at all three. Each passes its own tag through `black_box`.

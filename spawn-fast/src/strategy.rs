@@ -9,20 +9,25 @@ use std::str::FromStr;
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
-    /// fork + execve.
+    /// `fork` + `execveat`: copies the parent's page tables, and the parent then takes a
+    /// copy-on-write fault for each page it writes; cost grows with the parent's size.
     Fork,
-    /// vfork + execve.
+    /// `vfork` + `execveat`: the child borrows the parent's memory (and stack) until exec; the
+    /// calling thread is suspended meanwhile.
     Vfork,
-    /// glibc posix_spawn (what std uses).
+    /// glibc `posix_spawn` (what std uses). Cannot change uid/gid.
     PosixSpawn,
-    /// clone3(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) + execveat on an O_PATH fd.
+    /// `clone3(CLONE_VM|CLONE_VFORK|CLONE_CLEAR_SIGHAND)` on its own stack + `execveat` on an
+    /// O_PATH fd. Needs Linux 5.3+ and no seccomp filter refusing `clone3`.
     Clone3,
-    /// A long-lived runner process spawns on our behalf.
+    /// A long-lived runner process, forked once, spawns on our behalf (see
+    /// [`crate::zygote`]); the child is the zygote's, not the caller's.
     Zygote,
     /// Fork a parked image of a dynamically linked glibc program: no exec, no loader (see
     /// [`crate::warm`]). Opt-in only: `Auto` never picks it.
     Warm,
-    /// The fastest strategy that is safe for the request.
+    /// The fastest strategy that is safe for the request: `Clone3` where the kernel allows
+    /// it, else `Vfork`.
     #[default]
     Auto,
 }

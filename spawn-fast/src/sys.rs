@@ -121,15 +121,6 @@ unsafe extern "C" {
     ) -> libc::c_long;
 }
 
-/// Turns a raw `-errno`-style syscall return into a result.
-pub(crate) fn check_neg(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret < 0 {
-        Err(io::Error::from_raw_os_error(-ret as i32))
-    } else {
-        Ok(ret)
-    }
-}
-
 /// Turns a libc-style `-1`-and-errno return into a result.
 pub(crate) fn cvt<T: Copy + PartialEq + From<i8>>(ret: T) -> io::Result<T> {
     if ret == T::from(-1) {

@@ -6,6 +6,48 @@
 //! first wait in a small reorder buffer and are applied in timestamp order once they are older
 //! than the newest event by `reorder_window_ns`. Records stay open for `grace_ns` of event time
 //! after they end, because the parent's after-fork fault totals may come after the reap.
+//!
+//! Feed events with [`Assembler::push`] as they arrive, take finished records with
+//! [`Assembler::drain_ready`] now and then, and the rest with [`Assembler::finish`] at the end.
+//! Here a `bash` (pid 100) forks pid 101, which execs `/bin/true`, exits and is reaped:
+//!
+//! ```
+//! use spawn_analysis::assemble::Assembler;
+//! use spawn_analysis::decode::RawEvent;
+//! use spawn_analysis::record::{CloneSyscall, SpawnKind};
+//! use spawn_common::{Header, clone_flags, kind, syscall};
+//!
+//! // The context every probe record carries; times here in µs, events in ns.
+//! let hdr = |kind: u32, t_us: u64, tid: u32| Header { kind, cpu: 0, ts_ns: t_us * 1000, tid, tgid: tid };
+//! let (parent, child) = (100, 101);
+//! let events = vec![
+//!     RawEvent::CloneEnter { hdr: hdr(kind::CLONE_ENTER, 1000, parent), syscall: syscall::CLONE, flags: clone_flags::SIGCHLD },
+//!     RawEvent::TaskNewtask { hdr: hdr(kind::TASK_NEWTASK, 1100, parent), child_pid: child, flags: clone_flags::SIGCHLD, comm: "bash".into() },
+//!     RawEvent::WakeupNew { hdr: hdr(kind::WAKEUP_NEW, 1120, parent), pid: child, target_cpu: 1 },
+//!     RawEvent::CloneExit { hdr: hdr(kind::CLONE_EXIT, 1140, parent), syscall: syscall::CLONE, ret: child as i64 },
+//!     RawEvent::CloneExit { hdr: hdr(kind::CLONE_EXIT, 1150, child), syscall: syscall::CLONE, ret: 0 },
+//!     RawEvent::ExecEnter { hdr: hdr(kind::EXEC_ENTER, 1200, child), syscall: syscall::EXECVE as u32, fd: -100, flags: 0, filename: "/bin/true".into(), comm: "bash".into() },
+//!     RawEvent::ProcessExec { hdr: hdr(kind::PROCESS_EXEC, 1500, child), old_pid: child, comm: "true".into() },
+//!     RawEvent::ExecExit { hdr: hdr(kind::EXEC_EXIT, 1520, child), syscall: syscall::EXECVE, ret: 0 },
+//!     RawEvent::ExitGroup { hdr: hdr(kind::EXIT_GROUP, 2050, child), code: 0 },
+//!     RawEvent::ProcessExit { hdr: hdr(kind::PROCESS_EXIT, 2060, child), group_dead: Some(true), comm: "true".into() },
+//!     RawEvent::WaitExit { hdr: hdr(kind::WAIT_EXIT, 2100, parent), syscall: syscall::WAIT4, ret: child as i64 },
+//! ];
+//!
+//! let mut asm = Assembler::new();
+//! for ev in events {
+//!     asm.push(ev);
+//! }
+//! let records = asm.finish();
+//! let r = records.iter().find(|r| r.pid == child).unwrap();
+//! assert_eq!((r.kind, r.clone_syscall), (SpawnKind::Exec, Some(CloneSyscall::Clone)));
+//! assert_eq!((r.comm.as_str(), r.program()), ("true", Some("true")));
+//! assert_eq!(r.total_ns, Some(1_100_000)); // clone entry to reap, ns
+//! assert_eq!(r.phases_ns.copy, Some(120_000)); // clone entry to wakeup
+//! assert_eq!(r.phases_ns.exec, Some(320_000));
+//! // No startup marks in this stream: startup was not measured, so it is None, not 0.
+//! assert_eq!(r.phases_ns.startup, None);
+//! ```
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
@@ -62,6 +104,7 @@ impl Default for AssemblerConfig {
 /// Counters of events the assembler could not use; worth showing next to the lost events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AssemblerStats {
+    /// Events pushed.
     pub events: u64,
     /// Events that arrived after the reorder window had already passed their timestamp.
     pub late_events: u64,
@@ -144,6 +187,7 @@ impl Assembler {
         Self::with_config(AssemblerConfig::default())
     }
 
+    /// An assembler with the given tunables.
     pub fn with_config(cfg: AssemblerConfig) -> Self {
         Assembler {
             cfg,
@@ -163,17 +207,18 @@ impl Assembler {
         }
     }
 
-    /// The pid of the command spawnprof runs: its record gets kind "root". May be called
-    /// before or after its events arrive (but before its record is drained).
     /// See [`AssemblerConfig::no_syscall_events`].
     pub fn set_no_syscall_events(&mut self, on: bool) {
         self.cfg.no_syscall_events = on;
     }
 
+    /// The pid of the command spawnprof runs: its record gets kind "root". May be called
+    /// before or after its events arrive (but before its record is drained).
     pub fn set_root(&mut self, pid: u32) {
         self.root = Some(pid);
     }
 
+    /// Counters of events pushed and of those that could not be used, so far.
     pub fn stats(&self) -> AssemblerStats {
         self.stats
     }

@@ -6,21 +6,18 @@
 //! then `spawns` timed spawn+wait) in a freshly shuffled order, then one traced run (same
 //! order) for its phases. Wall time comes only from untraced runs, since tracing costs differ
 //! between programs (startup uprobes fire only for dynamic ones). Each block yields one paired
-//! ratio per command pair, and the interval is over blocks (see `stats`).
+//! ratio per command pair, and the interval is over blocks (see [`crate::stats`]).
 
 pub mod render;
-pub mod stats;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use stats::{Interval, LEVEL, median_interval, outliers, trend_z};
-
 use crate::phase::Phase;
 use crate::record::{SpawnKind, SpawnRecord};
 use crate::report::json;
-use crate::stats::median_f64;
+use crate::stats::{self, Interval, Verdict, median_f64, paired_ratio};
 
 /// How the measurements were taken (echoed in the report).
 #[derive(Clone, Debug)]
@@ -123,31 +120,23 @@ fn compare_pair(
     ma: &Measured,
     mb: &Measured,
 ) -> Option<Comparison> {
-    let ratios: Vec<f64> = ma
-        .wall_runs
-        .iter()
-        .zip(&mb.wall_runs)
-        .map(|(x, y)| x / y)
-        .collect();
-    let ci = median_interval(&ratios, LEVEL)?;
+    let ci = paired_ratio(&ma.wall_runs, &mb.wall_runs)?;
     let mut phase_diff_ns = BTreeMap::new();
     for name in a.phases_ns.keys().chain(b.phases_ns.keys()) {
         let pa = a.phases_ns.get(name).copied().unwrap_or(0.0);
         let pb = b.phases_ns.get(name).copied().unwrap_or(0.0);
         phase_diff_ns.insert(*name, pa - pb);
     }
-    let faster = if ci.low > 1.0 {
-        Some(b.command.clone())
-    } else if ci.high < 1.0 {
-        Some(a.command.clone())
-    } else {
-        None
+    let faster = match stats::verdict(Some(&ci), 1.0) {
+        Verdict::Higher => Some(b.command.clone()),
+        Verdict::Lower => Some(a.command.clone()),
+        Verdict::NoDifference | Verdict::TooFewRuns => None,
     };
     let verdict = verdict(a, b, &ci, faster.as_deref(), &phase_diff_ns);
     Some(Comparison {
         a: a.command.clone(),
         b: b.command.clone(),
-        ratio: ci.median,
+        ratio: ci.point,
         ci: [ci.low, ci.high],
         ci_coverage: ci.coverage,
         faster,
@@ -167,17 +156,16 @@ fn verdict(
     diff: &BTreeMap<Phase, f64>,
 ) -> String {
     let Some(winner) = faster else {
-        return format!(
-            "no difference between {} and {}: ratio {:.2} [{:.2}, {:.2}] contains 1",
-            a.command, b.command, ci.median, ci.low, ci.high
+        return stats::no_difference(
+            &a.command,
+            &b.command,
+            &format!("ratio {:.2} [{:.2}, {:.2}]", ci.point, ci.low, ci.high),
+            "1",
         );
     };
     let a_wins = winner == a.command;
-    let (x, lo, hi) = if a_wins {
-        (1.0 / ci.median, 1.0 / ci.high, 1.0 / ci.low)
-    } else {
-        (ci.median, ci.low, ci.high)
-    };
+    let shown = if a_wins { ci.recip() } else { *ci };
+    let (x, lo, hi) = (shown.point, shown.low, shown.high);
     let mut main: Vec<(&Phase, f64)> = diff
         .iter()
         .filter(|(k, _)| Phase::SPAWN.contains(k))
@@ -201,46 +189,16 @@ fn verdict(
 fn warnings(commands: &[CommandSummary], m: &[Measured]) -> Vec<String> {
     let mut w = Vec::new();
     for (c, m) in commands.iter().zip(m) {
-        let z = trend_z(&m.wall_runs);
-        if z.abs() > 2.58 {
-            w.push(format!(
-                "{}: wall time drifts over the runs (Mann-Kendall z = {z:.1}); the interleaving keeps the ratio fair, but absolute times are not stable",
-                c.command
-            ));
-        }
-        let out = outliers(&m.wall_runs);
-        if !out.is_empty() {
-            w.push(format!(
-                "{}: {} outlier run(s) (more than 5 MADs from the median): {:?}",
-                c.command,
-                out.len(),
-                out.iter().map(|i| i + 1).collect::<Vec<_>>()
-            ));
-        }
+        w.extend(stats::drift::warnings(
+            &c.command,
+            "wall time",
+            &m.wall_runs,
+            Some(&m.order),
+        ));
         if c.failed_spawns > 0 {
             w.push(format!(
                 "{}: {} timed spawn(s) exited unsuccessfully",
                 c.command, c.failed_spawns
-            ));
-        }
-        let first: Vec<f64> = (0..m.order.len())
-            .filter(|&i| m.order[i] == 0)
-            .map(|i| m.wall_runs[i])
-            .collect();
-        let later: Vec<f64> = (0..m.order.len())
-            .filter(|&i| m.order[i] != 0)
-            .map(|i| m.wall_runs[i])
-            .collect();
-        if let (Some(f), Some(l)) = (median_f64(&first), median_f64(&later))
-            && first.len() >= 3
-            && later.len() >= 3
-            && (f / l - 1.0).abs() > 0.10
-        {
-            w.push(format!(
-                "{}: order effect: {:.0}% {} when it ran first in a run",
-                c.command,
-                (f / l - 1.0).abs() * 100.0,
-                if f > l { "slower" } else { "faster" }
             ));
         }
     }

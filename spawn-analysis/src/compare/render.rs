@@ -5,8 +5,9 @@ use std::{fmt::Write as _, fs, io, path::Path};
 
 use plotters::prelude::*;
 
-use super::{CompareReport, stats};
+use super::CompareReport;
 use crate::phase::Phase;
+use crate::stats;
 
 /// ns in the unit a person reads: ns, µs, ms or s.
 pub fn human_ns(ns: f64) -> String {

@@ -8,6 +8,19 @@
 //! hybrid host). The kernel's cgroup id is the task's cgroup in the unified (v2) hierarchy,
 //! where such a container's processes stay in whatever cgroup they inherited (typically the
 //! runtime's own service, e.g. `containerd.service`), so they are attributed to that unit.
+//!
+//! ```
+//! use spawn_analysis::container::{Runtime, identify};
+//!
+//! let id = "0123456789abcdef".repeat(4);
+//! let c = identify(&format!("system.slice/docker-{id}.scope")).unwrap();
+//! assert_eq!(c.runtime, Runtime::Docker);
+//! assert_eq!(c.short(), "docker/0123456789ab");
+//! assert!(c.matches("0123"));
+//!
+//! let unit = identify("system.slice/cron.service").unwrap();
+//! assert_eq!((unit.runtime, unit.id.as_str()), (Runtime::Systemd, "cron.service"));
+//! ```
 use serde::{Deserialize, Serialize};
 
 pub mod parse;
@@ -19,19 +32,25 @@ pub use parse::identify;
 /// The container runtime (or service manager) a cgroup path belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Runtime {
+    /// containerd: `cri-containerd-ID.scope`, or a bare id under `kubepods` (cgroupfs driver).
     #[serde(rename = "containerd")]
     Containerd,
+    /// CRI-O: `crio-ID`.
     #[serde(rename = "cri-o")]
     CriO,
+    /// Docker (or Kubernetes' dockershim): `docker-ID.scope`, or `docker/ID` (cgroupfs driver).
     #[serde(rename = "docker")]
     Docker,
+    /// Podman: `libpod-ID.scope`, or `libpod_parent/libpod-ID`.
     #[serde(rename = "podman")]
     Podman,
+    /// No container: a systemd service or scope; the id is the unit name.
     #[serde(rename = "systemd")]
     Systemd,
 }
 
 impl Runtime {
+    /// The name in tables and JSON (`"cri-o"`), the same as its serde name.
     pub fn as_str(self) -> &'static str {
         match self {
             Runtime::Containerd => "containerd",
@@ -46,6 +65,7 @@ impl Runtime {
 /// A container (or systemd unit) as the cgroup path names it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Container {
+    /// Which runtime's naming the path matched.
     pub runtime: Runtime,
     /// The container id (64 hex digits), or the unit name for systemd.
     pub id: String,

@@ -14,16 +14,28 @@ use crate::tree::{Tree, text, verdict};
 /// Why a report could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
+    /// Reading a trace or writing an output file failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file read or written.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// A line of a trace is a JSON object but not a [`SpawnRecord`].
     #[error("{path}:{line}: not a spawn record: {source}")]
     NotARecord {
+        /// The trace file.
         path: PathBuf,
+        /// The line number, from 1.
         line: usize,
+        /// Why it does not parse as a record.
         source: serde_json::Error,
     },
+    /// No record qualifies for a bar (see [`super::usable`]); carries the number of records.
     #[error("no complete, successful exec spawn among the {0} records: nothing to plot")]
     NothingToPlot(usize),
+    /// plotters failed to draw; carries its error, formatted.
     #[error("drawing {0}")]
     Draw(String),
 }
@@ -38,7 +50,9 @@ fn at(path: &Path) -> impl FnOnce(io::Error) -> PlotError + '_ {
 
 /// Records of one trace file, with the file's stem (the label under [`BarsBy::File`]).
 pub struct Trace {
+    /// The file name without directory and extension ("trace" when there is none).
     pub stem: String,
+    /// The records, in file order.
     pub records: Vec<SpawnRecord>,
 }
 
@@ -64,10 +78,13 @@ pub fn read_trace(path: &Path) -> Result<Trace, PlotError> {
     Ok(Trace { stem, records })
 }
 
-/// What [`write`] produced.
+/// What [`write()`] produced.
 pub struct Written {
+    /// The paths written: `phases.svg`, `faults.svg`, `phases.csv`, `summary.txt`.
     pub files: Vec<PathBuf>,
+    /// The bars drawn, one per group.
     pub bars: Vec<Bar>,
+    /// Records left out of every bar (not a complete, successful exec).
     pub skipped: usize,
 }
 

@@ -46,7 +46,9 @@ impl std::str::FromStr for BarsBy {
 /// One bar: medians over the complete, successful exec spawns of one group.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bar {
+    /// The group's name under the [`BarsBy`] used (program, file stem or clone call).
     pub label: String,
+    /// How many records the medians are taken over.
     pub n: usize,
     /// Median ns of each of [`LEAVES`] (a phase a record does not have counts as 0 for it,
     /// e.g. no teardown after a CLONE_VM spawn, no startup for a static program).

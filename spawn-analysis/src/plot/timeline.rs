@@ -21,6 +21,7 @@ mod tests;
 
 use parts::{axis, esc, label, legend};
 
+/// How much of a trace [`render`] shows as rows, and what it folds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimelineOptions {
     /// At most this many rows; the elision threshold grows until they fit.
@@ -47,8 +48,9 @@ impl Default for TimelineOptions {
 pub struct TimelineStats {
     /// Rows of single spawns.
     pub rows: usize,
-    /// Group rows, and the spawns folded into them (descendants included).
+    /// Group rows (several folded sibling spawns drawn as one).
     pub groups: usize,
+    /// Spawns folded into the group rows, descendants included.
     pub elided: usize,
     /// Subtrees shorter than this were folded (0: none).
     pub threshold_ns: u64,

@@ -1,10 +1,27 @@
 //! JSON lines: the full record, one object per line (`"v"` carries the schema version).
 use crate::record::SpawnRecord;
 
+/// The record as one line of JSON (no trailing newline; strings with newlines are escaped).
+///
+/// ```
+/// use spawn_analysis::record::{SpawnKind, SpawnRecord};
+/// use spawn_analysis::report::json;
+///
+/// let mut r = SpawnRecord::new(4242, SpawnKind::Exec);
+/// r.phases_ns.copy = Some(12_500); // ns
+/// let line = json::to_line(&r)?;
+/// assert!(line.starts_with(r#"{"v":1,"pid":4242,"#));
+/// // A phase that was not measured is null, never 0.
+/// assert!(line.contains(r#""copy":12500,"queue":null"#));
+/// assert_eq!(json::from_line(&line)?, r);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 pub fn to_line(r: &SpawnRecord) -> serde_json::Result<String> {
     serde_json::to_string(r)
 }
 
+/// Parses one line written by [`to_line`]; fields added after a trace was written
+/// (`id`, `parent_record`, `depth`, the identity fields) take their defaults.
 pub fn from_line(line: &str) -> serde_json::Result<SpawnRecord> {
     serde_json::from_str(line)
 }

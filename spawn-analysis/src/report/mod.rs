@@ -30,6 +30,7 @@ pub struct RecordWriter {
 }
 
 impl RecordWriter {
+    /// A writer that has written nothing yet, not even the header.
     pub fn new(out: Box<dyn Write + Send>, format: Format) -> Self {
         RecordWriter {
             out,
@@ -38,6 +39,7 @@ impl RecordWriter {
         }
     }
 
+    /// Writes one record as one line, preceded by the header on the first call.
     pub fn write(&mut self, r: &SpawnRecord) -> io::Result<()> {
         if !self.started {
             self.started = true;
@@ -55,6 +57,7 @@ impl RecordWriter {
         writeln!(self.out, "{line}")
     }
 
+    /// Flushes the underlying writer (a live trace flushes after each record).
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

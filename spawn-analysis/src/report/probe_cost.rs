@@ -8,8 +8,12 @@
 /// One program's counters over the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeCost {
+    /// The BPF program's name.
     pub program: String,
+    /// How many times it ran.
     pub hits: u64,
+    /// Its total run time, ns; both counters only grow while the kernel's BPF run-time
+    /// statistics are on.
     pub run_ns: u64,
 }
 

@@ -39,6 +39,7 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// An empty summary.
     pub fn new() -> Self {
         Self::default()
     }
@@ -63,6 +64,8 @@ impl Summary {
         }
     }
 
+    /// Counts one record in its group (the exec'd program, or the kind for records without
+    /// one); phases that were not measured are left out of that phase's statistics.
     pub fn add(&mut self, r: &SpawnRecord) {
         self.records += 1;
         *self.kinds.entry(r.kind.as_str()).or_default() += 1;
@@ -117,6 +120,8 @@ impl Summary {
         (g.share_total > 0).then(|| p as f64 / g.share_total as f64)
     }
 
+    /// The summary as text: a header with record and lost-event counts, then one block per
+    /// group, most spawned first.
     pub fn render(&self) -> String {
         let mut out = String::new();
         let kinds: Vec<String> = self.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();

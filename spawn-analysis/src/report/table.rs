@@ -5,6 +5,7 @@ use crate::record::SpawnRecord;
 /// Longest exec filename shown; longer ones keep their end (the program name).
 const FILE_WIDTH: usize = 28;
 
+/// The column headings, aligned with [`row`].
 pub fn header() -> String {
     line(&[
         "PID", "PPID", "PARENT", "KIND", "CLONE", "EXEC", "RESULT", "T_CLONE", "T_EXEC", "COPY",
@@ -12,6 +13,7 @@ pub fn header() -> String {
     ])
 }
 
+/// One spawn as one line; absent values are `-`.
 pub fn row(r: &SpawnRecord) -> String {
     let opt = |v: Option<u32>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
     let (file, result) = match &r.exec {

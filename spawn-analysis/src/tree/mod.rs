@@ -5,6 +5,36 @@
 //!
 //! The tree keeps a compact [`Item`] per record, not the record itself: `trace --tree` holds
 //! every spawn of a command until it ends, and a build can make hundreds of thousands.
+//!
+//! ```
+//! use spawn_analysis::record::{SpawnKind, SpawnRecord};
+//! use spawn_analysis::tree::Tree;
+//!
+//! // A shell (record 1) that spawned `make` (record 2), which spawned `cc` (record 3).
+//! let rec = |id: u64, parent: Option<u64>, pid: u32, comm: &str, start: u64, end: u64| {
+//!     let mut r = SpawnRecord::new(pid, SpawnKind::ForkOnly);
+//!     r.id = id;
+//!     r.parent_record = parent;
+//!     r.comm = comm.into();
+//!     (r.t_start_ns, r.t_end_ns) = (Some(start), Some(end));
+//!     r.phases_ns.copy = Some(50_000); // ns
+//!     r.phases_ns.run = Some(end - start - 50_000);
+//!     r
+//! };
+//! let records = [
+//!     rec(1, None, 100, "sh", 0, 9_000_000),
+//!     rec(2, Some(1), 101, "make", 1_000_000, 8_000_000),
+//!     rec(3, Some(2), 102, "cc", 2_000_000, 7_000_000),
+//! ];
+//! let tree = Tree::from_records(&records);
+//! assert_eq!(tree.roots.len(), 1);
+//! let root = &tree.nodes[tree.roots[0]];
+//! assert_eq!(root.item.name, "sh (fork)");
+//! assert_eq!(root.totals.below, 2);
+//! assert_eq!(root.totals.overhead, 3 * 50_000); // copy of all three; `run` is not overhead
+//! let order: Vec<u32> = tree.preorder().iter().map(|&k| tree.nodes[k].depth).collect();
+//! assert_eq!(order, [0, 1, 2]);
+//! ```
 use std::collections::HashMap;
 
 use crate::phase::Phase;
@@ -32,18 +62,26 @@ pub const SPAWN_PHASES: [Phase; 8] = [
 /// What the tree needs of one record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Item {
+    /// The record's `id` (inferred in start order for traces written without ids).
     pub id: u64,
+    /// The spawner's record `id` (the record's `parent_record`, or inferred from `ppid`).
     pub parent: Option<u64>,
+    /// The spawned process's pid.
     pub pid: u32,
+    /// Its parent's pid, when known.
     pub ppid: Option<u32>,
+    /// The record's kind.
     pub kind: SpawnKind,
     /// What ran: the exec'd program (`sh → make` when it exec'd again), or the comm of a
     /// process that never exec'd, marked `(fork)`.
     pub name: String,
     /// The errno name of an exec that failed.
     pub failed: Option<String>,
+    /// The record's `t_start_ns` (CLOCK_MONOTONIC ns; `None` when not seen).
     pub t_start: Option<u64>,
+    /// The record's `t_end_ns` (`None` when not seen).
     pub t_end: Option<u64>,
+    /// The record's phases, ns (`None`: not measured).
     pub phases: Phases,
 }
 
@@ -52,6 +90,7 @@ fn basename(path: &str) -> &str {
 }
 
 impl Item {
+    /// The compact form of a record, with its display name worked out.
     pub fn from_record(r: &SpawnRecord) -> Self {
         let exec = r.exec.as_ref();
         let name = match (r.program(), exec.and_then(|e| e.final_filename.as_deref())) {
@@ -110,8 +149,9 @@ pub struct Totals {
     pub overhead: u64,
     /// The same, per [`SPAWN_PHASES`].
     pub phases: [u64; SPAWN_PHASES.len()],
-    /// Earliest start and latest end in the subtree.
+    /// Earliest start in the subtree (CLOCK_MONOTONIC ns).
     pub start: Option<u64>,
+    /// Latest end in the subtree.
     pub end: Option<u64>,
 }
 
@@ -150,22 +190,28 @@ fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
     }
 }
 
+/// One spawn in a [`Tree`], with its place and its subtree's totals.
 #[derive(Clone, Debug)]
 pub struct Node {
+    /// The spawn itself.
     pub item: Item,
     /// Indices into [`Tree::nodes`], in start order.
     pub children: Vec<usize>,
     /// Depth in this tree (0 for a root).
     pub depth: u32,
+    /// Totals of this node and everything below it.
     pub totals: Totals,
 }
 
 /// Records as a forest. Threads are counted, not placed: they are not spawns.
 #[derive(Clone, Debug, Default)]
 pub struct Tree {
+    /// Every node, in record id order (children after their parent); index with
+    /// [`Tree::roots`], [`Node::children`] or [`Tree::preorder`].
     pub nodes: Vec<Node>,
     /// Indices of the nodes without a parent in the set, in start order.
     pub roots: Vec<usize>,
+    /// Thread records in the input: counted here, not placed in the tree.
     pub threads: usize,
 }
 
@@ -175,10 +221,14 @@ fn start_key(i: &Item) -> (bool, u64, u64) {
 }
 
 impl Tree {
+    /// The tree of a set of records (one trace). Records placed by `parent_record`; in traces
+    /// written before records had ids, parents are inferred from `ppid` and start times.
     pub fn from_records<'a>(records: impl IntoIterator<Item = &'a SpawnRecord>) -> Self {
         Self::build(records.into_iter().map(Item::from_record).collect())
     }
 
+    /// The tree of items already reduced with [`Item::from_record`]; threads are counted and
+    /// dropped, a parent link that does not point to an earlier item makes a root.
     pub fn build(items: Vec<Item>) -> Self {
         let threads = items.iter().filter(|i| i.kind == SpawnKind::Thread).count();
         let mut items: Vec<Item> = items

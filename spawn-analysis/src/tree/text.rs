@@ -16,6 +16,7 @@ const NAME: usize = NAME_WIDTH;
 /// Past this many levels the indentation is abbreviated, so a deep tree keeps its names.
 const MAX_LEVELS: usize = 10;
 
+/// What [`render`] folds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TextOptions {
     /// Fold nodes whose subtree wall time is below this (0: show every spawn).

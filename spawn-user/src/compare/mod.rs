@@ -6,7 +6,8 @@ pub mod run;
 
 use std::io;
 
-use spawn_analysis::compare::{CompareReport, Design, analyse, stats};
+use spawn_analysis::compare::{CompareReport, Design, analyse};
+use spawn_analysis::stats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {

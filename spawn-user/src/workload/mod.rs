@@ -4,10 +4,8 @@ use std::{ffi::OsString, io, time::Instant};
 
 mod touch;
 
-use spawn_fast::{
-    Command, Stdio, Strategy,
-    bench::{Ballast, BallastMode},
-};
+use spawn_bench::{Ballast, BallastMode};
+use spawn_fast::{Command, Stdio, Strategy};
 
 #[derive(Debug, Clone)]
 pub struct Workload {

@@ -2,7 +2,7 @@
 //! the copy-on-write faults the probes charge to the child and to the parent.
 use std::{ffi::CString, io, os::unix::ffi::OsStrExt, time::Instant};
 
-use spawn_fast::bench::Ballast;
+use spawn_bench::Ballast;
 
 use super::{Spawned, Workload};
 

@@ -7,11 +7,12 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
 
+use spawn_analysis::stats::{self, Interval, Summary};
+
 use super::{
     Ctx, Outcome,
     ctx::Probes,
     md, plot,
-    stats::{self, Ci, Summary},
     worker::{FlightJob, FlightOut, Job},
 };
 
@@ -30,15 +31,17 @@ struct Cell {
     lane: String,
     in_flight: usize,
     spawns_per_s: Summary,
-    /// median spawns/s / median spawns/s of std at the same level, bootstrapped over runs.
-    vs_std: Ci,
+    /// Per repetition: spawns/s / std's spawns/s at the same level (they ran back to back);
+    /// the median over repetitions with its 95% order-statistic interval (None below 6).
+    vs_std: Option<Interval>,
 }
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let (levels, reps, ms): (Vec<usize>, usize, u64) = if ctx.quick {
         (vec![1, 4, 16, 64], 1, 60)
     } else {
-        (vec![1, 2, 4, 8, 16, 32, 64], 5, 250)
+        // 6 repetitions: the fewest that give a 95% interval over repetitions.
+        (vec![1, 2, 4, 8, 16, 32, 64], 6, 250)
     };
     let per_run = ms + 25;
     ctx.plan((levels.len() * LANES.len() * reps) as u64 * per_run);
@@ -82,12 +85,11 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let mut cells = Vec::new();
     for (l, lane) in LANES.iter().enumerate() {
         for (li, &level) in levels.iter().enumerate() {
-            let mut rng = stats::rng(ctx.seed, &format!("concurrency/{lane}/{level}"));
             cells.push(Cell {
                 lane: lane.to_string(),
                 in_flight: level,
                 spawns_per_s: stats::summary(&tput[l][li]),
-                vs_std: stats::ratio_of_medians(&mut rng, &tput[l][li], &tput[std_i][li]),
+                vs_std: stats::paired_ratio(&tput[l][li], &tput[std_i][li]),
             });
         }
     }
@@ -173,7 +175,7 @@ fn write_report(
     let mut results = md::table(&h, &rows);
     let _ = writeln!(
         results,
-        "\nRatio of median throughput to `std` at the same level (95% bootstrap CI over the {reps} runs):\n"
+        "\nRatio of median throughput to `std` at the same level (median of per-repetition ratios, 95% order-statistic interval over the {reps} repetitions):\n"
     );
     let rows: Vec<Vec<String>> = LANES
         .iter()
@@ -183,7 +185,7 @@ fn write_report(
             row.extend(
                 levels
                     .iter()
-                    .map(|&lv| cell(lane, lv).map_or("n/a".into(), |c| md::ratio(&c.vs_std))),
+                    .map(|&lv| cell(lane, lv).map_or("n/a".into(), |c| md::ratio(c.vs_std))),
             );
             row
         })
@@ -242,7 +244,7 @@ fn write_report(
         "repetitions": reps,
         "duration_ms_per_run": ms,
         "child": ctx.tools.exit0.display().to_string(),
-        "bootstrap_iterations": stats::ITERATIONS,
+        "interval": "order statistics of per-repetition paired ratios, 95%",
     });
     let env = ctx.write_env(params.clone())?;
     ctx.write_json(
@@ -257,8 +259,8 @@ fn write_report(
         method: format!(
             "For each strategy and level N, a fresh release worker runs N threads for {ms} ms; each thread spawns spawn-fast's static `exit0` child and waits for it, in a loop (a library `Command` per thread; one `Template` shared by all threads; one `std::process::Command` per thread; the zygote started before the threads). \
              Throughput = spawns / wall time of the run. {reps} repetitions; the levels run ascending, then descending on the next repetition, and the strategies in rotated order at each level. \
-             Medians and p10/p90 are over the runs; ratios to std are ratios of medians with a 95% percentile-bootstrap interval over runs ({} resamples; with {reps} runs the interval is coarse).",
-            stats::ITERATIONS
+             Medians and p10/p90 are over the runs; ratios to std are taken per repetition (each strategy against the std run at the same level of the same repetition), summarised by their median with its 95% order-statistic interval over the {reps} repetitions (at least {} are needed; fewer give n/a).",
+            stats::MIN_RUNS
         ),
         results,
         limits: vec![

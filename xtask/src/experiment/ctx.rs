@@ -13,7 +13,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{env, trace::Record, worker};
+use spawn_analysis::record::SpawnRecord as Record;
+
+use super::{env, worker};
 use crate::util;
 
 /// Binaries built once per `cargo xtask experiment` call.

@@ -6,14 +6,17 @@ use std::{fmt::Write as _, fs};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 use serde_json::json;
-use spawn_fast::bench::BallastMode;
+use spawn_analysis::phase::Phase;
+use spawn_analysis::record::SpawnRecord;
+use spawn_analysis::stats::{self, Interval, Summary};
+use spawn_bench::BallastMode;
 
 use super::{
     Ctx, Outcome,
     ctx::Probes,
     md, plot,
-    stats::{self, Ci, Summary},
-    trace::{self, Record},
+    runs::{Runs, run_of},
+    trace::{self, Quantity},
     worker::{Job, LaneSpec, RoundsJob, RoundsOut},
 };
 
@@ -24,19 +27,23 @@ const MODES: [BallastMode; 3] = [
     BallastMode::Fragmented,
 ];
 /// Phases whose growth with parent size is measured (plus parent and child fault time).
-const GROWTH: [&str; 11] = [
-    "copy",
-    "queue",
-    "setup",
-    "exec_open",
-    "exec_teardown",
-    "exec_load",
-    "exec_finish",
-    "run",
-    "reap",
-    "faults_child",
-    "faults_parent",
+const GROWTH: [Quantity; 11] = [
+    Quantity::Phase(Phase::Copy),
+    Quantity::Phase(Phase::Queue),
+    Quantity::Phase(Phase::Setup),
+    Quantity::Phase(Phase::ExecOpen),
+    Quantity::Phase(Phase::ExecTeardown),
+    Quantity::Phase(Phase::ExecLoad),
+    Quantity::Phase(Phase::ExecFinish),
+    Quantity::Phase(Phase::Run),
+    Quantity::Phase(Phase::Reap),
+    Quantity::FaultsChild,
+    Quantity::FaultsParent,
 ];
+/// Runs per timed pass (blocks of consecutive rounds of one worker), and in the one traced
+/// run per point: enough runs for an order-statistic interval.
+const BLOCKS_TIMED: usize = 5;
+const BLOCKS_TRACED: usize = 8;
 
 fn mode_name(m: BallastMode) -> &'static str {
     match m {
@@ -95,10 +102,11 @@ struct PointResult {
 struct Growth {
     mode: &'static str,
     lane: String,
-    /// Slope of the median wall time, ns per GiB of parent.
-    wall_ns_per_gib: Ci,
-    /// Slope of each phase's median (traced), ns per GiB.
-    phase_ns_per_gib: Vec<(String, Ci)>,
+    /// Slope of the median wall time, ns per GiB of parent: one slope per run (a block of
+    /// every point's worker in one pass), their median with its 95% interval over runs.
+    wall_ns_per_gib: Option<Interval>,
+    /// The same for each phase's median, over the blocks of the traced run, ns per GiB.
+    phase_ns_per_gib: Vec<(String, Option<Interval>)>,
 }
 
 /// Raises vm.max_map_count for the fragmented parents (one VMA per page) and restores it.
@@ -198,8 +206,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let traces = ctx.dir.join("traces");
     fs::create_dir_all(&traces)?;
     let n = pts.len();
-    let mut wall: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); LANES.len()]; n];
-    let mut recs: Vec<Vec<Vec<Record>>> = vec![vec![Vec::new(); LANES.len()]; n];
+    let mut wall: Vec<Vec<Runs>> = vec![vec![Runs::default(); LANES.len()]; n];
+    let mut recs: Vec<Vec<Vec<(SpawnRecord, usize)>>> = vec![vec![Vec::new(); LANES.len()]; n];
     let mut rss = vec![0u64; n];
     let mut csv = String::from("mode,size_bytes,pass,traced,lane,round,ns\n");
     // Untimed passes alternate the order of the points; the traced run comes last.
@@ -270,15 +278,16 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 if let Some(r) = r {
                     let mut r = r.clone();
                     if LANES[s.lane] == "std" {
-                        trace::drop_stale_prep(&mut r)?;
+                        trace::drop_stale_prep(&mut r);
                     }
-                    recs[i][s.lane].push(r);
+                    recs[i][s.lane].push((r, run_of(0, BLOCKS_TRACED, s.round, rounds)));
                 }
             }
-        } else {
-            out.samples
-                .iter()
-                .for_each(|s| wall[i][s.lane].push(s.ns as f64));
+        } else if let Some(pass) = pass {
+            for s in &out.samples {
+                let run = run_of(pass, BLOCKS_TIMED, s.round, rounds);
+                wall[i][s.lane].push(run, s.ns as f64);
+            }
         }
         ctx.done(
             est(&pt, rounds, traced),
@@ -303,39 +312,43 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 .enumerate()
                 .map(|(l, lane)| LaneAt {
                     lane: lane.to_string(),
-                    wall: stats::summary(&wall[i][l]),
+                    wall: stats::summary(&wall[i][l].pooled()),
                     traced: recs[i][l].len(),
                     phase_median_ns: GROWTH
                         .iter()
-                        .map(|ph| (ph.to_string(), stats::median(&values(&recs[i][l], ph))))
+                        .map(|q| {
+                            let v = values(&recs[i][l], *q).pooled();
+                            (q.name().to_string(), stats::median(&v))
+                        })
                         .collect(),
                 })
                 .collect(),
         })
         .collect();
-    let growth = growth(ctx, &pts, &wall, &recs);
+    let timed_runs = p.passes * BLOCKS_TIMED;
+    let growth = growth(&pts, timed_runs, &wall, &recs);
     // fork against posix_spawn at the largest dirty parent: the paper's headline comparison.
     let big = (0..n)
         .filter(|&i| pts[i].mode == "dirty")
         .max_by_key(|&i| pts[i].size);
-    let fork_vs_posix = big.map(|i| {
-        let mut rng = stats::rng(ctx.seed, "fork-road/fork-vs-posix");
-        stats::ratio_of_medians(&mut rng, &wall[i][0], &wall[i][2])
+    let fork_vs_posix = big.and_then(|i| {
+        stats::paired_ratio(
+            &wall[i][0].medians(timed_runs),
+            &wall[i][2].medians(timed_runs),
+        )
     });
     phase_reports(ctx, &pts, &recs)?;
     plots(ctx, &p, &pts, &results)?;
     write_report(ctx, &p, &pts, &results, &growth, fork_vs_posix)
 }
 
-/// One value per record for a growth quantity.
-fn values(rs: &[Record], what: &str) -> Vec<f64> {
-    rs.iter()
-        .map(|r| match what {
-            "faults_child" => r.faults.child_pre_exec.time_ns as f64,
-            "faults_parent" => r.faults.parent_after_fork.time_ns as f64,
-            ph => r.phase(ph).unwrap_or(0) as f64,
-        })
-        .collect()
+/// A growth quantity of each traced record, by run.
+fn values(rs: &[(SpawnRecord, usize)], q: Quantity) -> Runs {
+    let mut out = Runs::default();
+    for (r, run) in rs {
+        out.push(*run, q.of(r, 0.0));
+    }
+    out
 }
 
 fn gib(size: usize) -> f64 {
@@ -343,12 +356,12 @@ fn gib(size: usize) -> f64 {
 }
 
 /// Per mode and lane: slopes against GiB of the wall median and of each phase median, over
-/// the points of that mode plus size 0.
+/// the points of that mode plus size 0; one slope per run, the interval over runs.
 fn growth(
-    ctx: &Ctx,
     pts: &[Point],
-    wall: &[Vec<Vec<f64>>],
-    recs: &[Vec<Vec<Record>>],
+    timed_runs: usize,
+    wall: &[Vec<Runs>],
+    recs: &[Vec<Vec<(SpawnRecord, usize)>>],
 ) -> Vec<Growth> {
     let mut out = Vec::new();
     for m in MODES {
@@ -360,24 +373,24 @@ fn growth(
         }
         let xs: Vec<f64> = idx.iter().map(|&i| gib(pts[i].size)).collect();
         for (l, lane) in LANES.iter().enumerate() {
-            let mut rng = stats::rng(ctx.seed, &format!("fork-road/{}/{lane}", mode_name(m)));
-            let w: Vec<&[f64]> = idx.iter().map(|&i| wall[i][l].as_slice()).collect();
+            let w: Vec<Vec<f64>> = idx
+                .iter()
+                .map(|&i| wall[i][l].medians(timed_runs))
+                .collect();
             let phase_ns_per_gib = GROWTH
                 .iter()
-                .map(|ph| {
-                    let vals: Vec<Vec<f64>> =
-                        idx.iter().map(|&i| values(&recs[i][l], ph)).collect();
-                    let refs: Vec<&[f64]> = vals.iter().map(Vec::as_slice).collect();
-                    (
-                        ph.to_string(),
-                        stats::slope_of_medians(&mut rng, &xs, &refs),
-                    )
+                .map(|q| {
+                    let per_x: Vec<Vec<f64>> = idx
+                        .iter()
+                        .map(|&i| values(&recs[i][l], *q).medians(BLOCKS_TRACED))
+                        .collect();
+                    (q.name().to_string(), stats::slope_over_runs(&xs, &per_x))
                 })
                 .collect();
             out.push(Growth {
                 mode: mode_name(m),
                 lane: lane.to_string(),
-                wall_ns_per_gib: stats::slope_of_medians(&mut rng, &xs, &w),
+                wall_ns_per_gib: stats::slope_over_runs(&xs, &w),
                 phase_ns_per_gib,
             });
         }
@@ -386,7 +399,7 @@ fn growth(
 }
 
 /// `spawnprof report` of each mode's largest parent: one bar per strategy.
-fn phase_reports(ctx: &Ctx, pts: &[Point], recs: &[Vec<Vec<Record>>]) -> Result<()> {
+fn phase_reports(ctx: &Ctx, pts: &[Point], recs: &[Vec<Vec<(SpawnRecord, usize)>>]) -> Result<()> {
     for m in MODES {
         let Some(i) = (0..pts.len())
             .filter(|&i| pts[i].mode == mode_name(m))
@@ -404,7 +417,7 @@ fn phase_reports(ctx: &Ctx, pts: &[Point], recs: &[Vec<Vec<Record>>]) -> Result<
         let mut files = Vec::new();
         for (l, lane) in LANES.iter().enumerate() {
             let f = sub.join(format!("{lane}.jsonl"));
-            trace::write_lines(&f, &recs[i][l])?;
+            trace::write_lines(&f, recs[i][l].iter().map(|(r, _)| r))?;
             files.push(f);
         }
         ctx.phase_report(
@@ -463,7 +476,7 @@ fn plots(ctx: &Ctx, p: &Params, pts: &[Point], results: &[PointResult]) -> Resul
             .iter()
             .enumerate()
             .map(|(g, ph)| plot::Series {
-                name: ph.replace('_', " "),
+                name: ph.name().replace('_', " "),
                 points: p
                     .sizes
                     .iter()
@@ -498,12 +511,13 @@ fn plots(ctx: &Ctx, p: &Params, pts: &[Point], results: &[PointResult]) -> Resul
 
 /// The phases that really grow for a lane and mode: slope interval above 0 and at least a
 /// tenth of the wall-time slope, largest first (at most three).
-fn growing(g: &Growth) -> Vec<&(String, Ci)> {
-    let floor = (g.wall_ns_per_gib.point * 0.1).max(1_000.0);
-    let mut v: Vec<&(String, Ci)> = g
+fn growing(g: &Growth) -> Vec<(&String, Interval)> {
+    let floor = (point(g.wall_ns_per_gib) * 0.1).max(1_000.0);
+    let mut v: Vec<(&String, Interval)> = g
         .phase_ns_per_gib
         .iter()
-        .filter(|(_, c)| c.lo > 0.0 && c.point >= floor)
+        .filter_map(|(n, c)| Some((n, (*c)?)))
+        .filter(|(_, c)| c.low > 0.0 && c.point >= floor)
         .collect();
     v.sort_by(|a, b| b.1.point.total_cmp(&a.1.point));
     v.truncate(3);
@@ -517,12 +531,20 @@ fn growing_text(g: &Growth) -> String {
         return "none (no phase grows by 1 µs/GiB or more with an interval above 0)".into();
     }
     v.iter()
-        .map(|(ph, c)| format!("{} {}", ph.replace('_', " "), per_gib(c)))
+        .map(|(ph, c)| format!("{} {}", ph.replace('_', " "), per_gib(Some(*c))))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn per_gib(ci: &Ci) -> String {
+/// The point estimate, NaN without an interval.
+fn point(ci: Option<Interval>) -> f64 {
+    ci.map_or(f64::NAN, |c| c.point)
+}
+
+fn per_gib(ci: Option<Interval>) -> String {
+    let Some(ci) = ci else {
+        return md::NO_INTERVAL.into();
+    };
     let f = |v: f64| {
         if v.abs() >= 1e6 {
             format!("{:.1} ms", v / 1e6)
@@ -530,7 +552,7 @@ fn per_gib(ci: &Ci) -> String {
             format!("{:.0} µs", v / 1e3)
         }
     };
-    format!("{} [{}, {}]", f(ci.point), f(ci.lo), f(ci.hi))
+    format!("{} [{}, {}]", f(ci.point), f(ci.low), f(ci.high))
 }
 
 fn write_report(
@@ -539,7 +561,7 @@ fn write_report(
     pts: &[Point],
     results: &[PointResult],
     growth: &[Growth],
-    fork_vs_posix: Option<Ci>,
+    fork_vs_posix: Option<Interval>,
 ) -> Result<Outcome> {
     let mut body = String::new();
     for m in MODES {
@@ -564,7 +586,7 @@ fn write_report(
         body.push_str(&md::table(&h, &rows));
         let _ = writeln!(
             body,
-            "\nGrowth per GiB of parent (least-squares slope of the medians over the sizes, 95% bootstrap CI), and the traced phases that grow (interval above 0, at least a tenth of the wall-time growth):\n"
+            "\nGrowth per GiB of parent (least-squares slope of the medians over the sizes, one slope per run, median with its 95% interval over runs), and the traced phases that grow (interval above 0, at least a tenth of the wall-time growth):\n"
         );
         let rows: Vec<Vec<String>> = growth
             .iter()
@@ -572,7 +594,7 @@ fn write_report(
             .map(|g| {
                 vec![
                     format!("`{}`", g.lane),
-                    per_gib(&g.wall_ns_per_gib),
+                    per_gib(g.wall_ns_per_gib),
                     growing_text(g),
                 ]
             })
@@ -613,18 +635,18 @@ fn write_report(
         match g(mode, "fork") {
             Some(fg) => format!(
                 "{mode} parent: fork grows by {} per GiB; the phases that grow: {}",
-                per_gib(&fg.wall_ns_per_gib),
+                per_gib(fg.wall_ns_per_gib),
                 growing_text(fg)
             ),
             None => format!("{mode}: no data"),
         }
     };
     // Whether the CLONE_VM strategies are flat: each grows by under 1% of fork's growth.
-    let fork_slope = g("dirty", "fork").map_or(f64::NAN, |g| g.wall_ns_per_gib.point);
+    let fork_slope = g("dirty", "fork").map_or(f64::NAN, |g| point(g.wall_ns_per_gib));
     let all_flat = ["posix-spawn", "vfork", "clone3", "zygote", "std"]
         .iter()
         .filter_map(|l| g("dirty", l))
-        .all(|g| g.wall_ns_per_gib.point.abs() < 0.01 * fork_slope);
+        .all(|g| point(g.wall_ns_per_gib).abs() < 0.01 * fork_slope);
     let flat_text = if all_flat {
         "Every CLONE_VM strategy (and the zygote) stays flat, growing by less than 1% of fork's growth per GiB, as posix_spawn did in the paper's Figure 1."
     } else {
@@ -632,7 +654,7 @@ fn write_report(
     };
     let flat: Vec<String> = ["posix-spawn", "vfork", "clone3", "zygote", "std"]
         .iter()
-        .filter_map(|l| g("dirty", l).map(|g| format!("{l} {}", per_gib(&g.wall_ns_per_gib))))
+        .filter_map(|l| g("dirty", l).map(|g| format!("{l} {}", per_gib(g.wall_ns_per_gib))))
         .collect();
     let answer = format!(
         "From a {} dirty parent, fork+exec takes {} per spawn against {} for posix_spawn ({} as slow, 95% CI) and {} for clone3. {} \
@@ -640,7 +662,7 @@ fn write_report(
         md::size(largest),
         wall_at("dirty", "fork").map_or("n/a".into(), md::dur),
         wall_at("dirty", "posix-spawn").map_or("n/a".into(), md::dur),
-        fork_vs_posix.as_ref().map_or("n/a".into(), md::ratio),
+        md::ratio(fork_vs_posix),
         wall_at("dirty", "clone3").map_or("n/a".into(), md::dur),
         flat_text,
         describe("dirty"),
@@ -653,10 +675,10 @@ fn write_report(
         md::size(largest),
         wall_at("dirty", "fork").map_or("n/a".into(), md::dur),
         wall_at("dirty", "posix-spawn").map_or("n/a".into(), md::dur),
-        g("dirty", "posix-spawn").map_or("n/a".into(), |g| per_gib(&g.wall_ns_per_gib)),
-        g("dirty", "fork").map_or("n/a".into(), |g| per_gib(&g.wall_ns_per_gib)),
-        g("fragmented", "fork").map_or("n/a".into(), |g| per_gib(&g.wall_ns_per_gib)),
-        g("untouched", "fork").map_or("n/a".into(), |g| per_gib(&g.wall_ns_per_gib)),
+        g("dirty", "posix-spawn").map_or("n/a".into(), |g| per_gib(g.wall_ns_per_gib)),
+        g("dirty", "fork").map_or("n/a".into(), |g| per_gib(g.wall_ns_per_gib)),
+        g("fragmented", "fork").map_or("n/a".into(), |g| per_gib(g.wall_ns_per_gib)),
+        g("untouched", "fork").map_or("n/a".into(), |g| per_gib(g.wall_ns_per_gib)),
     );
     let params = json!({
         "lanes": LANES,
@@ -670,7 +692,8 @@ fn write_report(
         "min_fork_samples_per_run": p.min_fork,
         "fork_every_per_point": results.iter().map(|r| json!({"mode": r.point.mode, "size": r.point.size, "every": r.fork_every})).collect::<Vec<_>>(),
         "child": ctx.tools.exit0.display().to_string(),
-        "bootstrap_iterations": stats::ITERATIONS,
+        "runs_per_pass": BLOCKS_TIMED,
+        "runs_traced": BLOCKS_TRACED,
     });
     let env = ctx.write_env(params.clone())?;
     ctx.write_json(
@@ -686,10 +709,10 @@ fn write_report(
             "A release-built worker maps the parent ballast (sizes {}; `untouched`, `dirty`, `fragmented`), starts the zygote before the ballast (so the zygote stays small, as intended), then spawns spawn-fast's static `exit0` child (no libc, no loader) with every strategy in turn, round-robin, the starting strategy rotated each round. \
              {} rounds per point and pass, {} passes over the points in alternating order (forward, then reverse); fork runs only every k-th round at large sizes so that each point stays within about {:.0} s of fork time (at least {} fork samples per run; k is listed per point in `data.json`). \
              Then one traced run per point ({} rounds) under `spawnprof trace --prep` (spawn, fault and prep probes) gives the phase split; records are matched to samples by their reap time. \
-             Wall time is the untraced spawn call to wait return. Growth per GiB is the least-squares slope of the medians over the sizes of a mode (size 0 included), with a 95% bootstrap interval from resampling the spawns at every size ({} resamples). \
+             Wall time is the untraced spawn call to wait return. Every interval is over runs, never over spawns pooled across runs: a run is a block of consecutive rounds ({} per pass and point; {} blocks of the traced run for phases). Growth per GiB is the least-squares slope over the sizes of a mode (size 0 included) of each run's medians, one slope per run, summarised by their median with its 95% order-statistic interval (at least {} runs are needed; fewer give n/a); fork against posix_spawn is the median of per-run ratios with the same interval. \
              vm.max_map_count is raised for the run when the fragmented parent needs more VMAs than it allows, and restored afterwards.",
             p.sizes.iter().map(|s| md::size(*s)).collect::<Vec<_>>().join(", "),
-            p.rounds, p.passes, p.fork_budget_ms / 1e3, p.min_fork, p.rounds_traced, stats::ITERATIONS
+            p.rounds, p.passes, p.fork_budget_ms / 1e3, p.min_fork, p.rounds_traced, BLOCKS_TIMED, BLOCKS_TRACED, stats::MIN_RUNS
         ),
         results: body,
         limits: vec![

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::stats::{Ci, Summary};
+use spawn_analysis::stats::{Interval, Summary};
 
 /// A GitHub-flavoured table; the first column is left-aligned, the others right-aligned.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -39,8 +39,14 @@ pub fn dur_spread(s: &Summary) -> String {
     format!("{} ({}–{})", dur(s.median), dur(s.p10), dur(s.p90))
 }
 
+/// Shown where an interval has too few runs to exist (fewer than `stats::MIN_RUNS`).
+pub const NO_INTERVAL: &str = "n/a (too few runs)";
+
 /// `1.42× [1.31, 1.55]`.
-pub fn ratio(ci: &Ci) -> String {
+pub fn ratio(ci: Option<Interval>) -> String {
+    let Some(ci) = ci else {
+        return NO_INTERVAL.into();
+    };
     // Two decimals for ratios near 1, fewer for the fork-sized ones (928×, not 928.65×).
     let d = if ci.point.abs() >= 100.0 {
         0
@@ -49,21 +55,34 @@ pub fn ratio(ci: &Ci) -> String {
     } else {
         2
     };
-    format!("{:.d$}× [{:.d$}, {:.d$}]", ci.point, ci.lo, ci.hi)
+    format!("{:.d$}× [{:.d$}, {:.d$}]", ci.point, ci.low, ci.high)
+}
+
+/// A signed duration: `+120 µs`.
+pub fn signed_dur(v: f64) -> String {
+    let d = dur(v);
+    if v >= 0.0 { format!("+{d}") } else { d }
 }
 
 /// A difference in ns: `+120 µs [+90 µs, +150 µs]`.
-pub fn diff(ci: &Ci) -> String {
-    let s = |v: f64| {
-        let d = dur(v);
-        if v >= 0.0 { format!("+{d}") } else { d }
+pub fn diff(ci: Option<Interval>) -> String {
+    let Some(ci) = ci else {
+        return NO_INTERVAL.into();
     };
-    format!("{} [{}, {}]", s(ci.point), s(ci.lo), s(ci.hi))
+    format!(
+        "{} [{}, {}]",
+        signed_dur(ci.point),
+        signed_dur(ci.low),
+        signed_dur(ci.high)
+    )
 }
 
 /// A relative change in percent: `+2.1% [-0.4%, +4.5%]`.
-pub fn pct(ci: &Ci) -> String {
-    format!("{:+.1}% [{:+.1}%, {:+.1}%]", ci.point, ci.lo, ci.hi)
+pub fn pct(ci: Option<Interval>) -> String {
+    let Some(ci) = ci else {
+        return NO_INTERVAL.into();
+    };
+    format!("{:+.1}% [{:+.1}%, {:+.1}%]", ci.point, ci.low, ci.high)
 }
 
 /// `0`, `64 MiB`, `1 GiB`.
@@ -134,12 +153,13 @@ mod tests {
         assert_eq!(dur(44_000_000.0), "44.0 ms");
         assert_eq!(size(64 << 20), "64 MiB");
         assert_eq!(size(4 << 30), "4 GiB");
-        let ci = Ci {
-            point: 1.5,
-            lo: 1.25,
-            hi: 1.75,
-        };
-        assert_eq!(ratio(&ci), "1.50× [1.25, 1.75]");
+        let ci = spawn_analysis::stats::median_interval(&[1.25, 1.5, 1.5, 1.5, 1.5, 1.75], 0.95);
+        assert_eq!(ratio(ci), "1.50× [1.25, 1.75]");
+        assert_eq!(ratio(None), NO_INTERVAL);
+        assert_eq!(
+            diff(ci.map(|c| c.map(|v| v * 1e3))),
+            "+1.5 µs [+1.2 µs, +1.8 µs]"
+        );
         let t = table(&["a", "b"], &[vec!["x".into(), "1".into()]]);
         assert_eq!(t, "| a | b |\n|---|---:|\n| x | 1 |\n");
     }

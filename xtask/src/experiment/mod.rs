@@ -3,8 +3,9 @@
 //!
 //! The pattern is the same everywhere: build spawnprof and the release worker, measure in the
 //! worker (untraced for timings, under `spawnprof trace` for the phase split), in repeated
-//! passes of alternating order, then summarise with medians, p10/p90 and bootstrap confidence
-//! intervals, plot, and write the report.
+//! passes of alternating order, then summarise with medians, p10/p90 and 95% intervals over
+//! runs (`spawn_analysis::stats`: one value per run, never spawns pooled across runs), plot,
+//! and write the report.
 
 mod concurrency;
 mod ctx;
@@ -16,7 +17,7 @@ mod overhead;
 mod overhead_host;
 mod phases;
 mod plot;
-mod stats;
+mod runs;
 mod templates;
 mod trace;
 pub mod worker;

@@ -9,12 +9,13 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
 
+use spawn_analysis::stats::{self, Interval, Summary};
+
 use super::overhead_host::HostResult;
 use super::{
     Ctx, Outcome,
     ctx::Probes,
     md, plot,
-    stats::{self, Ci, Summary},
     worker::{Job, RoundsJob, RoundsOut},
 };
 
@@ -56,10 +57,11 @@ struct CondResult {
     condition: String,
     spawns_per_s: Summary,
     latency: Summary,
-    /// median latency / median latency without probes.
-    slowdown: Ci,
-    /// median latency - median latency without probes (ns per spawn).
-    added_ns: Ci,
+    /// Per repetition: median latency / median latency without probes; median over
+    /// repetitions with its 95% interval over them (None with fewer than 6).
+    slowdown: Option<Interval>,
+    /// The same for median latency - median latency without probes (ns per spawn).
+    added_ns: Option<Interval>,
     records_per_spawn: f64,
     faults_per_spawn: f64,
     /// Counted by the kernel in a separate `--probe-stats` run (0 without probes).
@@ -67,7 +69,7 @@ struct CondResult {
     /// BPF program time per spawn in that run.
     bpf_ns_per_spawn: f64,
     /// added_ns / probe_hits_per_spawn: everything tracing costs, per hit.
-    ns_per_hit: Ci,
+    ns_per_hit: Option<Interval>,
 }
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
@@ -77,6 +79,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             + super::overhead_host::planned(ctx),
     );
     let mut lat: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    // One median latency per condition and repetition: the runs every interval is over.
+    let mut lat_runs: Vec<Vec<f64>> = vec![Vec::new(); 3];
     let mut tput: Vec<Vec<f64>> = vec![Vec::new(); 3];
     let mut records = [0usize; 3];
     let mut faults = [0u64; 3];
@@ -91,9 +95,11 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 ctx.worker(|out| rounds_job(ctx, out, rounds), probes, None)?;
             let n = out.samples.len();
             let elapsed: u64 = out.samples.iter().map(|s| s.ns).sum();
-            lat[c].extend(out.samples.iter().map(|s| s.ns as f64));
+            let run: Vec<f64> = out.samples.iter().map(|s| s.ns as f64).collect();
+            lat_runs[c].push(stats::median(&run));
+            lat[c].extend(run);
             tput[c].push(n as f64 / (elapsed as f64 / 1e9));
-            let f: u64 = recs.iter().map(|r| r.fault_count()).sum();
+            let f: u64 = recs.iter().map(super::trace::fault_count).sum();
             records[c] += recs.len();
             faults[c] += f;
             spawns[c] += n + 20;
@@ -129,27 +135,22 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     }
     let results: Vec<CondResult> = (0..3)
         .map(|c| {
-            let mut rng = stats::rng(ctx.seed, &format!("overhead/{c}"));
             let per_spawn = |x: f64| x / spawns[c].max(1) as f64;
             let faults_per_spawn = per_spawn(faults[c] as f64);
             let events = counted[c].hits_per_spawn;
-            let added = stats::diff_of_medians(&mut rng, &lat[c], &lat[0]);
+            let added = stats::paired_diff(&lat_runs[c], &lat_runs[0]);
             let per_event = |v: f64| if events > 0.0 { v / events } else { f64::NAN };
             CondResult {
                 condition: CONDITIONS[c].1.into(),
                 spawns_per_s: stats::summary(&tput[c]),
                 latency: stats::summary(&lat[c]),
-                slowdown: stats::ratio_of_medians(&mut rng, &lat[c], &lat[0]),
+                slowdown: stats::paired_ratio(&lat_runs[c], &lat_runs[0]),
                 added_ns: added,
                 records_per_spawn: per_spawn(records[c] as f64),
                 faults_per_spawn,
                 probe_hits_per_spawn: events,
                 bpf_ns_per_spawn: counted[c].bpf_ns_per_spawn,
-                ns_per_hit: Ci {
-                    point: per_event(added.point),
-                    lo: per_event(added.lo),
-                    hi: per_event(added.hi),
-                },
+                ns_per_hit: added.map(|a| a.map(per_event)),
             }
         })
         .collect();
@@ -203,8 +204,8 @@ fn write_report(
                     c.spawns_per_s.median, c.spawns_per_s.p10, c.spawns_per_s.p90
                 ),
                 md::dur_spread(&c.latency),
-                md::ratio(&c.slowdown),
-                md::diff(&c.added_ns),
+                md::ratio(c.slowdown),
+                md::diff(c.added_ns),
                 format!("{:.2}", c.records_per_spawn),
                 format!("{:.1}", c.faults_per_spawn),
                 format!("{:.1}", c.probe_hits_per_spawn),
@@ -213,11 +214,10 @@ fn write_report(
                 } else {
                     "–".into()
                 },
-                if c.probe_hits_per_spawn > 0.0 {
-                    format!(
-                        "{:.0} ns [{:.0}, {:.0}]",
-                        c.ns_per_hit.point, c.ns_per_hit.lo, c.ns_per_hit.hi
-                    )
+                if let Some(h) = c.ns_per_hit.filter(|_| c.probe_hits_per_spawn > 0.0) {
+                    format!("{:.0} ns [{:.0}, {:.0}]", h.point, h.low, h.high)
+                } else if c.probe_hits_per_spawn > 0.0 {
+                    md::NO_INTERVAL.into()
                 } else {
                     "–".into()
                 },
@@ -244,18 +244,19 @@ fn write_report(
         md::figure("throughput.svg", "Spawn throughput per tracing condition")
     ) + &super::overhead_host::section(host);
     let (s, f) = (&r[1], &r[2]);
-    let share = |c: &CondResult| 100.0 * c.bpf_ns_per_spawn / c.added_ns.point;
+    let point = |i: Option<Interval>| i.map_or(f64::NAN, |i| i.point);
+    let share = |c: &CondResult| 100.0 * c.bpf_ns_per_spawn / point(c.added_ns);
     let answer = format!(
         "Tracing spawns costs {} per spawn ({} of an untraced spawn, {:.0} ns per probe hit at {:.1} hits counted by the kernel); adding the fault probes brings it to {} ({}), {:.0} ns per hit at {:.1} hits per spawn. \
          The BPF programs themselves account for {} ({:.0}%) and {} ({:.0}%) of that; the rest is tracepoint dispatch, the syscall slow path that enabled syscall tracepoints impose on every task, and spawnprof's reader competing for the two cores. \
          Throughput falls from {:.0} to {:.0} and {:.0} spawns/s on one thread.",
-        md::diff(&s.added_ns),
-        md::ratio(&s.slowdown),
-        s.ns_per_hit.point,
+        md::diff(s.added_ns),
+        md::ratio(s.slowdown),
+        point(s.ns_per_hit),
         s.probe_hits_per_spawn,
-        md::diff(&f.added_ns),
-        md::ratio(&f.slowdown),
-        f.ns_per_hit.point,
+        md::diff(f.added_ns),
+        md::ratio(f.slowdown),
+        point(f.ns_per_hit),
         f.probe_hits_per_spawn,
         md::dur(s.bpf_ns_per_spawn),
         share(s),
@@ -269,10 +270,10 @@ fn write_report(
     let answer = format!("{answer} {host_answer}");
     let one_line = format!(
         "spawn probes add {} per spawn ({}), spawn+fault probes {} ({}); {:.1} and {:.1} probe hits per spawn, of which BPF run time is {} and {}",
-        md::dur(s.added_ns.point),
-        md::ratio(&s.slowdown),
-        md::dur(f.added_ns.point),
-        md::ratio(&f.slowdown),
+        md::dur(point(s.added_ns)),
+        md::ratio(s.slowdown),
+        md::dur(point(f.added_ns)),
+        md::ratio(f.slowdown),
         s.probe_hits_per_spawn,
         f.probe_hits_per_spawn,
         md::dur(s.bpf_ns_per_spawn),
@@ -285,7 +286,7 @@ fn write_report(
         "strategy": "clone3",
         "child": ctx.tools.exit0.display().to_string(),
         "probe_stats_runs": "one untimed `--probe-stats` run per traced condition",
-        "bootstrap_iterations": stats::ITERATIONS,
+        "interval": "order statistics of per-repetition paired values, 95%",
     });
     let env = ctx.write_env(params.clone())?;
     ctx.write_json(
@@ -300,9 +301,9 @@ fn write_report(
         method: format!(
             "The release worker spawns spawn-fast's static `exit0` child with `clone3` and waits, {rounds} times in a row after 20 warm-up spawns (one thread, no ballast), in three conditions: run directly, under `spawnprof trace --no-faults`, and under `spawnprof trace`. \
              The three conditions alternate in rotated order ({reps} repetitions: each condition runs first, second and third equally often). Latency is per spawn (spawn call to wait return, measured by the worker); throughput is spawns over the summed latencies of a run. \
-             Added time is the difference of median latencies against no probes, with a 95% percentile-bootstrap interval ({} resamples). \
+             Added time and slowdown are taken per repetition (that repetition's median latency against its own no-probe run) and summarised as the median over repetitions with its 95% order-statistic interval over them (the runs; at least {} are needed, fewer give n/a). \
              Probe hits are counted, not estimated: after the timed runs, each traced condition runs once more under `spawnprof trace --probe-stats`, which turns on the kernel's BPF run-time statistics (BPF_ENABLE_STATS) and reports every program's hits and run time; hits and BPF time per spawn are their sums over the spawns of that run (warm-up included). That run is kept out of the timing because the statistics add two clock reads per hit. Added time per hit = added time per spawn / counted hits per spawn; BPF time is the part of the added time spent inside the programs. {}",
-            stats::ITERATIONS,
+            stats::MIN_RUNS,
             super::overhead_host::method(ctx),
         ),
         results,

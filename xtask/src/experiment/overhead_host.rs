@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use spawn_analysis::stats::{self, Interval, Summary};
+
 use super::{
     Ctx,
     ctx::Probes,
     md,
-    stats::{self, Ci, Summary},
     worker::{RoundsJob, RoundsOut},
 };
 
@@ -35,7 +36,9 @@ pub struct HostResult {
     pub condition: String,
     pub latency: Summary,
     /// median latency / median latency with no tracer.
-    pub slowdown: Ci,
+    /// Median over repetitions of the per-repetition ratio of median latencies, with its
+    /// 95% order-statistic interval over repetitions (None with fewer than 6).
+    pub slowdown: Option<Interval>,
     /// spawnprof's CPU time over the loop's wall time, in % of one core (per run).
     pub tracer_cpu_pct: Summary,
 }
@@ -123,6 +126,7 @@ pub fn run(ctx: &Ctx) -> Result<Vec<HostResult>> {
     let mut results = Vec::new();
     for (child_name, child) in &children {
         let mut lat: Vec<Vec<f64>> = vec![Vec::new(); CONDITIONS.len()];
+        let mut lat_runs: Vec<Vec<f64>> = vec![Vec::new(); CONDITIONS.len()];
         let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); CONDITIONS.len()];
         for rep in 0..reps {
             for k in 0..CONDITIONS.len() {
@@ -146,7 +150,9 @@ pub fn run(ctx: &Ctx) -> Result<Vec<HostResult>> {
                 if let Some(r) = recorder {
                     r.stop()?;
                 }
-                lat[c].extend(out.samples.iter().map(|s| s.ns as f64));
+                let run: Vec<f64> = out.samples.iter().map(|s| s.ns as f64).collect();
+                lat_runs[c].push(stats::median(&run));
+                lat[c].extend(run);
                 ctx.done(
                     rounds as u64,
                     &format!("{child_name} at 1000/s, rep {}/{reps}: {name}", rep + 1),
@@ -154,12 +160,11 @@ pub fn run(ctx: &Ctx) -> Result<Vec<HostResult>> {
             }
         }
         for (c, (_, name)) in CONDITIONS.iter().enumerate() {
-            let mut rng = stats::rng(ctx.seed, &format!("overhead-host/{child_name}/{c}"));
             results.push(HostResult {
                 child: child_name.to_string(),
                 condition: name.to_string(),
                 latency: stats::summary(&lat[c]),
-                slowdown: stats::ratio_of_medians(&mut rng, &lat[c], &lat[0]),
+                slowdown: stats::paired_ratio(&lat_runs[c], &lat_runs[0]),
                 tracer_cpu_pct: stats::summary(&cpu[c]),
             });
         }
@@ -171,7 +176,7 @@ pub fn method(ctx: &Ctx) -> String {
     let (reps, rounds) = shape(ctx);
     format!(
         "The production part paces a `std::process::Command` spawn loop at one spawn per millisecond (1 000 spawns/s) for {rounds} spawns per run, of the static child and of the dynamically linked `/bin/true`, with no tracer and under `spawnprof record -a` with the fault probes off, with its defaults (fault probes on, startup uprobes off), and with the startup uprobes on (records to /dev/null), conditions rotated over {reps} repetitions. \
-         Slowdown is the ratio of median spawn latencies with a bootstrap interval; spawnprof's CPU time is the run time of all its threads (/proc/PID/task/*/schedstat) over the loop's wall time."
+         Slowdown is the median over repetitions of each repetition's ratio of median spawn latencies, with its 95% order-statistic interval over repetitions; spawnprof's CPU time is the run time of all its threads (/proc/PID/task/*/schedstat) over the loop's wall time."
     )
 }
 
@@ -184,7 +189,7 @@ pub fn section(host: &[HostResult]) -> String {
                 h.child.clone(),
                 h.condition.clone(),
                 md::dur_spread(&h.latency),
-                md::ratio(&h.slowdown),
+                md::ratio(h.slowdown),
                 if h.tracer_cpu_pct.n > 0 {
                     format!("{:.1}%", h.tracer_cpu_pct.median)
                 } else {
@@ -219,7 +224,7 @@ pub fn answer(host: &[HostResult]) -> String {
             "{} under `{}` runs at {} of its untraced latency with spawnprof using {:.1}% of a core",
             h.child,
             h.condition,
-            md::ratio(&h.slowdown),
+            md::ratio(h.slowdown),
             h.tracer_cpu_pct.median
         ));
     }

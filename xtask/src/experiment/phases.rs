@@ -7,12 +7,16 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
 
+use spawn_analysis::phase::Phase;
+use spawn_analysis::record::SpawnRecord;
+use spawn_analysis::stats::{self, Interval, Summary};
+
 use super::{
     Ctx, Outcome,
     ctx::Probes,
     md, plot,
-    stats::{self, Ci, Summary},
-    trace::{self, Record},
+    runs::{BLOCKS_PER_PASS, Runs, run_of},
+    trace::{self, Quantity},
     worker::{Job, LaneSpec, RoundsJob, RoundsOut},
 };
 
@@ -28,21 +32,21 @@ pub const LANES: [&str; 8] = [
 ];
 
 /// Phases compared between strategies: the main ones, exec's parts, and fault time.
-const COMPARED: [&str; 13] = [
-    "prep",
-    "copy",
-    "queue",
-    "setup",
-    "exec_open",
-    "exec_teardown",
-    "exec_load",
-    "exec_finish",
-    "startup",
-    "run",
-    "reap",
-    "faults",
+const COMPARED: [Quantity; 13] = [
+    Quantity::Phase(Phase::Prep),
+    Quantity::Phase(Phase::Copy),
+    Quantity::Phase(Phase::Queue),
+    Quantity::Phase(Phase::Setup),
+    Quantity::Phase(Phase::ExecOpen),
+    Quantity::Phase(Phase::ExecTeardown),
+    Quantity::Phase(Phase::ExecLoad),
+    Quantity::Phase(Phase::ExecFinish),
+    Quantity::Phase(Phase::Startup),
+    Quantity::Phase(Phase::Run),
+    Quantity::Phase(Phase::Reap),
+    Quantity::Faults,
     // Wall time minus traced total: user space before the clone and after the wait.
-    "outside_trace",
+    Quantity::OutsideTrace,
 ];
 
 /// Lanes whose records carry the `prep` mark: spawn-fast's API in the traced process. The
@@ -92,16 +96,18 @@ fn mechanism(lane: &str) -> &'static str {
 struct LaneResult {
     lane: String,
     wall: Summary,
-    /// median wall / median wall of raw-vfork, untraced.
-    ratio_vs_raw_vfork: Ci,
+    /// Per run: median wall / median wall of raw-vfork (untraced, same run); the median over
+    /// runs with its 95% order-statistic interval.
+    ratio_vs_raw_vfork: Option<Interval>,
     /// Traced spawns matched to a record.
     traced: usize,
     traced_total: Summary,
     /// Wall time the probes do not cover (user space before the clone and after the wait).
     outside_trace: Summary,
     phase_median_ns: Vec<(String, f64)>,
-    /// Phase differences against raw-vfork (ns), with intervals.
-    diff_vs_raw_vfork: Vec<(String, Ci)>,
+    /// Phase differences against raw-vfork (ns): per traced run, then the median over runs
+    /// with its interval.
+    diff_vs_raw_vfork: Vec<(String, Option<Interval>)>,
     faults_per_spawn: f64,
 }
 
@@ -151,8 +157,11 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             * p.passes as u64,
     );
     let traces_dir = ctx.dir.join("traces");
-    let mut wall: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); LANES.len()]; 2];
-    let mut matched: Vec<Vec<Vec<(Record, f64)>>> = vec![vec![Vec::new(); LANES.len()]; 2];
+    // Per child and lane: untimed wall times by run (a run is a block of consecutive rounds of
+    // one pass's worker), and traced records with their wall time and run.
+    let mut wall: Vec<Vec<Runs>> = vec![vec![Runs::default(); LANES.len()]; 2];
+    let mut matched: Vec<Vec<Vec<(SpawnRecord, f64, usize)>>> =
+        vec![vec![Vec::new(); LANES.len()]; 2];
     let mut csv = String::from("child,pass,traced,lane,round,ns\n");
     for pass in 0..p.passes {
         // Alternate the children's order between passes, so drift hits both alike.
@@ -180,7 +189,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                             })
                             .collect(),
                         ballast_bytes: 0,
-                        ballast: spawn_fast::bench::BallastMode::Dirty,
+                        ballast: spawn_bench::BallastMode::Dirty,
                         child: path.clone(),
                         args: Vec::new(),
                         rounds,
@@ -215,15 +224,17 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                         if let Some(r) = r {
                             let mut r = r.clone();
                             if !has_mark(LANES[s.lane]) {
-                                trace::drop_stale_prep(&mut r)?;
+                                trace::drop_stale_prep(&mut r);
                             }
-                            matched[c][s.lane].push((r, s.ns as f64));
+                            let run = run_of(pass, BLOCKS_PER_PASS, s.round, rounds);
+                            matched[c][s.lane].push((r, s.ns as f64, run));
                         }
                     }
                 } else {
-                    out.samples
-                        .iter()
-                        .for_each(|s| wall[c][s.lane].push(s.ns as f64));
+                    for s in &out.samples {
+                        let run = run_of(pass, BLOCKS_PER_PASS, s.round, rounds);
+                        wall[c][s.lane].push(run, s.ns as f64);
+                    }
                 }
                 ctx.done(
                     est(c, rounds, traced),
@@ -247,7 +258,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         let mut files = Vec::new();
         for (l, lane) in LANES.iter().enumerate() {
             let f = sub.join(format!("{lane}.jsonl"));
-            trace::write_lines(&f, matched[c][l].iter().map(|(r, _)| r))?;
+            trace::write_lines(&f, matched[c][l].iter().map(|(r, _, _)| r))?;
             files.push(f);
         }
         ctx.phase_report(
@@ -259,70 +270,75 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             ),
             &ctx.dir.join(cname),
         )?;
-        results.push(analyse(ctx, cname, path, &wall[c], &matched[c]));
+        results.push(analyse(&p, cname, path, &wall[c], &matched[c]));
     }
     write_report(ctx, &p, &results)
 }
 
 fn analyse(
-    ctx: &Ctx,
+    p: &Params,
     cname: &str,
     path: &std::path::Path,
-    wall: &[Vec<f64>],
-    matched: &[Vec<(Record, f64)>],
+    wall: &[Runs],
+    matched: &[Vec<(SpawnRecord, f64, usize)>],
 ) -> ChildResult {
-    let phase_values = |l: usize, phase: &str| -> Vec<f64> {
-        if phase == "prep" && !has_mark(LANES[l]) {
-            return Vec::new(); // not measured: shown as n/a, never compared
+    let runs = p.passes * BLOCKS_PER_PASS;
+    // Per run, the median of a quantity over lane `l`'s traced spawns of that run.
+    let phase_runs = |l: usize, q: Quantity| -> Runs {
+        let mut out = Runs::default();
+        if q == Quantity::Phase(Phase::Prep) && !has_mark(LANES[l]) {
+            return out; // not measured: shown as n/a, never compared
         }
-        matched[l]
-            .iter()
-            .map(|(r, ns)| match phase {
-                "faults" => r.fault_ns() as f64,
-                "outside_trace" => ns - r.total_ns.unwrap_or(0) as f64,
-                _ => r.phase(phase).unwrap_or(0) as f64,
-            })
-            .collect()
+        for (r, ns, run) in &matched[l] {
+            out.push(*run, q.of(r, *ns));
+        }
+        out
     };
     let reference = 0; // raw-vfork
     let lanes = LANES
         .iter()
         .enumerate()
         .map(|(l, lane)| {
-            let mut rng = stats::rng(ctx.seed, &format!("phases/{cname}/{lane}"));
             let totals: Vec<f64> = matched[l]
                 .iter()
-                .map(|(r, _)| r.total_ns.unwrap_or(0) as f64)
+                .map(|(r, _, _)| r.total_ns.unwrap_or(0) as f64)
                 .collect();
             let outside: Vec<f64> = matched[l]
                 .iter()
-                .map(|(r, ns)| ns - r.total_ns.unwrap_or(0) as f64)
+                .map(|(r, ns, _)| Quantity::OutsideTrace.of(r, *ns))
                 .collect();
             LaneResult {
                 lane: lane.to_string(),
-                wall: stats::summary(&wall[l]),
-                ratio_vs_raw_vfork: stats::ratio_of_medians(&mut rng, &wall[l], &wall[reference]),
+                wall: stats::summary(&wall[l].pooled()),
+                ratio_vs_raw_vfork: stats::paired_ratio(
+                    &wall[l].medians(runs),
+                    &wall[reference].medians(runs),
+                ),
                 traced: matched[l].len(),
                 traced_total: stats::summary(&totals),
                 outside_trace: stats::summary(&outside),
                 phase_median_ns: COMPARED
                     .iter()
-                    .map(|ph| (ph.to_string(), stats::median(&phase_values(l, ph))))
+                    .map(|q| {
+                        (
+                            q.name().to_string(),
+                            stats::median(&phase_runs(l, *q).pooled()),
+                        )
+                    })
                     .collect(),
                 diff_vs_raw_vfork: COMPARED
                     .iter()
-                    .map(|ph| {
-                        let ci = stats::diff_of_medians(
-                            &mut rng,
-                            &phase_values(l, ph),
-                            &phase_values(reference, ph),
+                    .map(|q| {
+                        let ci = stats::paired_diff(
+                            &phase_runs(l, *q).medians(runs),
+                            &phase_runs(reference, *q).medians(runs),
                         );
-                        (ph.to_string(), ci)
+                        (q.name().to_string(), ci)
                     })
                     .collect(),
                 faults_per_spawn: matched[l]
                     .iter()
-                    .map(|(r, _)| r.fault_count() as f64)
+                    .map(|(r, _, _)| trace::fault_count(r) as f64)
                     .sum::<f64>()
                     / matched[l].len().max(1) as f64,
             }
@@ -337,9 +353,10 @@ fn analyse(
 
 /// "setup +40 µs [+35, +46], copy +12 µs [...]": the phases that explain a lane's extra cost.
 fn explain(l: &LaneResult) -> String {
-    let mut big: Vec<&(String, Ci)> = l
+    let mut big: Vec<(&String, Interval)> = l
         .diff_vs_raw_vfork
         .iter()
+        .filter_map(|(n, ci)| Some((n, (*ci)?)))
         .filter(|(_, ci)| ci.excludes(0.0) && ci.point.abs() >= 5_000.0)
         .collect();
     big.sort_by(|a, b| b.1.point.abs().total_cmp(&a.1.point.abs()));
@@ -349,12 +366,14 @@ fn explain(l: &LaneResult) -> String {
     big.iter()
         .take(4)
         .map(|(ph, ci)| {
-            let name = match ph.as_str() {
-                "outside_trace" => "user space outside the trace".to_string(),
-                "faults" => "page-fault time".to_string(),
-                other => other.replace('_', " "),
+            let name = if *ph == Quantity::OutsideTrace.name() {
+                "user space outside the trace".to_string()
+            } else if *ph == Quantity::Faults.name() {
+                "page-fault time".to_string()
+            } else {
+                ph.replace('_', " ")
             };
-            format!("{name} {}", md::diff(ci))
+            format!("{name} {}", md::diff(Some(*ci)))
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -385,16 +404,20 @@ fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcom
                     format!("`{}`", l.lane),
                     md::dur(l.wall.median),
                     format!("{} – {}", md::dur(l.wall.p10), md::dur(l.wall.p90)),
-                    md::ratio(&l.ratio_vs_raw_vfork),
-                    ph("prep"),
-                    ph("copy"),
-                    ph("setup"),
-                    ph("exec_open"),
-                    ph("exec_teardown"),
-                    ph("exec_load"),
-                    ph("startup"),
-                    ph("reap"),
-                    format!("{} ({:.1})", ph("faults"), l.faults_per_spawn),
+                    md::ratio(l.ratio_vs_raw_vfork),
+                    ph(Phase::Prep.name()),
+                    ph(Phase::Copy.name()),
+                    ph(Phase::Setup.name()),
+                    ph(Phase::ExecOpen.name()),
+                    ph(Phase::ExecTeardown.name()),
+                    ph(Phase::ExecLoad.name()),
+                    ph(Phase::Startup.name()),
+                    ph(Phase::Reap.name()),
+                    format!(
+                        "{} ({:.1})",
+                        ph(Quantity::Faults.name()),
+                        l.faults_per_spawn
+                    ),
                     md::dur(l.outside_trace.median),
                 ]
             })
@@ -405,14 +428,14 @@ fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcom
                 "wall median",
                 "wall p10 – p90",
                 "vs raw-vfork [95% CI]",
-                "prep",
-                "copy",
-                "setup",
-                "exec open",
-                "exec teardown",
-                "exec load",
-                "startup",
-                "reap",
+                &Phase::Prep.label(),
+                &Phase::Copy.label(),
+                &Phase::Setup.label(),
+                &Phase::ExecOpen.label(),
+                &Phase::ExecTeardown.label(),
+                &Phase::ExecLoad.label(),
+                &Phase::Startup.label(),
+                &Phase::Reap.label(),
                 "fault time (faults/spawn)",
                 "outside the trace",
             ],
@@ -489,18 +512,22 @@ fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcom
     let lane = |c: usize, n: &str| results[c].lanes.iter().find(|l| l.lane == n);
     let (ps, rv) = (lane(0, "posix-spawn"), lane(0, "raw-vfork"));
     let dynamic_startup = lane(1, "clone3")
-        .and_then(|l| l.phase_median_ns.iter().find(|(n, _)| n == "startup"))
+        .and_then(|l| {
+            l.phase_median_ns
+                .iter()
+                .find(|(n, _)| n == Phase::Startup.name())
+        })
         .map_or(f64::NAN, |(_, v)| *v);
     let dynamic_total = lane(1, "clone3").map_or(f64::NAN, |l| l.traced_total.median);
     let answer = match (ps, rv) {
         (Some(ps), Some(rv)) => format!(
             "For a static child, glibc posix_spawn costs {} of a raw vfork+execve ({} vs {} median); the trace puts the difference in {}. \
              fork costs {} even from a small parent. For the dynamic /bin/true, startup (ld.so + libc init) is {} of a {} traced spawn, so the strategy matters far less.",
-            md::ratio(&ps.ratio_vs_raw_vfork),
+            md::ratio(ps.ratio_vs_raw_vfork),
             md::dur(ps.wall.median),
             md::dur(rv.wall.median),
             explain(ps),
-            lane(0, "fork").map_or("n/a".into(), |f| md::ratio(&f.ratio_vs_raw_vfork)),
+            lane(0, "fork").map_or("n/a".into(), |f| md::ratio(f.ratio_vs_raw_vfork)),
             md::dur(dynamic_startup),
             md::dur(dynamic_total),
         ),
@@ -509,8 +536,8 @@ fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcom
     let one_line = match (ps, rv) {
         (Some(ps), Some(_)) => format!(
             "static child: posix_spawn = {} of raw vfork, fork = {}; dynamic /bin/true: startup {} of {} per spawn",
-            md::ratio(&ps.ratio_vs_raw_vfork),
-            lane(0, "fork").map_or("n/a".into(), |f| md::ratio(&f.ratio_vs_raw_vfork)),
+            md::ratio(ps.ratio_vs_raw_vfork),
+            lane(0, "fork").map_or("n/a".into(), |f| md::ratio(f.ratio_vs_raw_vfork)),
             md::dur(dynamic_startup),
             md::dur(dynamic_total)
         ),
@@ -524,7 +551,8 @@ fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcom
         "rounds_traced_per_pass": p.rounds_traced,
         "warmup_rounds": p.warmup,
         "parent_ballast_bytes": 0,
-        "bootstrap_iterations": stats::ITERATIONS,
+        "runs_per_pass": BLOCKS_PER_PASS,
+        "interval": "order statistics of per-run paired values, 95%",
     });
     let env = ctx.write_env(params.clone())?;
     ctx.write_json(
@@ -541,9 +569,9 @@ fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcom
              {} timed rounds and {} traced rounds per pass, {} passes alternating which child goes first, after {} warm-up rounds. \
              Timed runs are untraced and give the wall time (spawn call to wait return, CLOCK_MONOTONIC). Traced runs run the same worker under `spawnprof trace --prep` (spawn and page-fault probes, plus the uprobe on spawn-fast's entry mark); \
              each spawn's record is matched to the worker's sample by time (the clone entry falls inside the sample's window; the worker spawns one child at a time). \
-             Ratios are of medians with 95% percentile-bootstrap intervals ({} resamples); phase differences are differences of medians, also bootstrapped. \
+             Every interval is over runs: each pass's worker is cut into {} runs of consecutive rounds (all lanes interleaved in each), a lane's ratio to raw vfork and its phase differences are taken per run (medians of that run), and the table shows their median over runs with its 95% order-statistic interval (at least {} runs are needed). \
              The per-strategy traces are rendered by `spawnprof report --by file` (the same renderer users get).",
-            LANES.len(), p.rounds_timed, p.rounds_traced, p.passes, p.warmup, stats::ITERATIONS
+            LANES.len(), p.rounds_timed, p.rounds_traced, p.passes, p.warmup, BLOCKS_PER_PASS, stats::MIN_RUNS
         ),
         results: results_md,
         limits: vec![

@@ -13,9 +13,10 @@ use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 use serde_json::json;
 
+use spawn_analysis::stats::{self, Interval, Summary, Verdict};
+
 use super::{
     Ctx, Outcome, md, plot,
-    stats::{self, Ci, Summary},
     worker::{Job, ToolsJob, ToolsOut},
 };
 
@@ -91,8 +92,9 @@ struct SplitResult {
     split: String,
     claimed_pct: f64,
     calls_per_s: Vec<(String, Summary)>,
-    /// (median over repetitions of template/std calls/s - 1) x 100, bootstrapped.
-    delta_pct: Ci,
+    /// (template/std calls/s - 1) x 100 per repetition (both ran back to back): the median
+    /// over repetitions with its 95% order-statistic interval (None below 6 repetitions).
+    delta_pct: Option<Interval>,
     spawn_call: Vec<(String, Summary)>,
     call: Vec<(String, Summary)>,
     failed_calls: u64,
@@ -110,6 +112,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let mut tput = vec![vec![Vec::new(); MODES.len()]; SPLITS.len()];
     let mut spawn_ns = vec![vec![Vec::new(); MODES.len()]; SPLITS.len()];
     let mut call_ns = vec![vec![Vec::new(); MODES.len()]; SPLITS.len()];
+    // Median spawn-call time of each trial, per mode: one value per (repetition, split) block.
+    let mut spawn_runs: Vec<Vec<f64>> = vec![Vec::new(); MODES.len()];
     let mut failed = vec![0u64; SPLITS.len()];
     let mut csv = String::from("rep,split,mode,calls,failed,elapsed_ns\n");
     for rep in 0..reps {
@@ -124,6 +128,11 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 let calls: u64 = outs.iter().map(|o| o.calls).sum();
                 let fails: u64 = outs.iter().map(|o| o.failed).sum();
                 tput[s][m].push(calls as f64 / ((end - start) as f64 / 1e9));
+                let trial_spawn: Vec<f64> = outs
+                    .iter()
+                    .flat_map(|o| o.spawn_ns.iter().map(|&v| v as f64))
+                    .collect();
+                spawn_runs[m].push(stats::median(&trial_spawn));
                 for o in &outs {
                     spawn_ns[s][m].extend(o.spawn_ns.iter().map(|&v| v as f64));
                     call_ns[s][m].extend(o.call_ns.iter().map(|&v| v as f64));
@@ -147,15 +156,9 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         .iter()
         .enumerate()
         .map(|(s, (w, k))| {
-            let mut rng = stats::rng(ctx.seed, &format!("templates/{w}x{k}"));
             // Paired by repetition: both styles of a split run back to back, so the ratio of
             // each pair cancels the machine's drift; the interval is over the pairs' median.
-            let pairs: Vec<f64> = tput[s][1]
-                .iter()
-                .zip(&tput[s][0])
-                .map(|(t, s)| t / s)
-                .collect();
-            let ratio = stats::bootstrap(&mut rng, &[&pairs], |g| stats::median(&g[0]));
+            let ratio = stats::paired_ratio(&tput[s][1], &tput[s][0]);
             let pct = |v: f64| (v - 1.0) * 100.0;
             let per_mode = |v: &Vec<Vec<f64>>| {
                 MODES
@@ -168,21 +171,16 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 split: format!("{w}x{k}"),
                 claimed_pct: CLAIMED[s],
                 calls_per_s: per_mode(&tput[s]),
-                delta_pct: Ci {
-                    point: pct(ratio.point),
-                    lo: pct(ratio.lo),
-                    hi: pct(ratio.hi),
-                },
+                delta_pct: ratio.map(|r| r.map(pct)),
                 spawn_call: per_mode(&spawn_ns[s]),
                 call: per_mode(&call_ns[s]),
                 failed_calls: failed[s],
             }
         })
         .collect();
-    // All splits pooled: the spawn call itself, std against template.
-    let all = |m: usize| -> Vec<f64> { spawn_ns.iter().flat_map(|v| v[m].clone()).collect() };
-    let mut rng = stats::rng(ctx.seed, "templates/spawn-call");
-    let spawn_diff = stats::diff_of_medians(&mut rng, &all(0), &all(1));
+    // The spawn call itself, std against template: one paired difference of trial medians per
+    // (repetition, split) block, in the order they ran.
+    let spawn_diff = stats::paired_diff(&spawn_runs[0], &spawn_runs[1]);
     let calls_all: Vec<f64> = call_ns.iter().flat_map(|v| v[0].clone()).collect();
     write_report(
         ctx,
@@ -250,7 +248,7 @@ fn write_report(
     total_calls: usize,
     tools: &[Vec<String>],
     r: &[SplitResult],
-    spawn_diff: Ci,
+    spawn_diff: Option<Interval>,
     call_median: f64,
 ) -> Result<Outcome> {
     let labels: Vec<String> = r.iter().map(|s| s.split.clone()).collect();
@@ -297,9 +295,9 @@ fn write_report(
                 .enumerate()
                 .map(|(i, s)| plot::Point {
                     x: i,
-                    mid: s.delta_pct.point,
-                    lo: s.delta_pct.lo,
-                    hi: s.delta_pct.hi,
+                    mid: s.delta_pct.map_or(f64::NAN, |d| d.point),
+                    lo: s.delta_pct.map_or(f64::NAN, |d| d.low),
+                    hi: s.delta_pct.map_or(f64::NAN, |d| d.high),
                 })
                 .collect(),
         },
@@ -339,7 +337,7 @@ fn write_report(
                 format!("{}", s.split),
                 t(0),
                 t(1),
-                md::pct(&s.delta_pct),
+                md::pct(s.delta_pct),
                 format!("{:+.2}%", s.claimed_pct),
                 format!(
                     "{} / {}",
@@ -379,38 +377,39 @@ fn write_report(
             "Measured gain with its 95% interval, and the claimed gain"
         )
     );
-    let significant = r.iter().filter(|s| s.delta_pct.excludes(0.0)).count();
     let deltas: Vec<String> = r
         .iter()
-        .map(|s| format!("{} {}", s.split, md::pct(&s.delta_pct)))
+        .map(|s| format!("{} {}", s.split, md::pct(s.delta_pct)))
         .collect();
-    // The widest interval half-width: what this run could have resolved at best.
-    let half = r
-        .iter()
-        .map(|s| (s.delta_pct.hi - s.delta_pct.lo) / 2.0)
-        .fold(0.0, f64::max);
-    let verdict = if significant == 0 {
-        format!(
-            "No split shows a change whose interval excludes 0, and the intervals are up to ±{half:.0}% wide: this run can neither confirm nor rule out the claimed 2–5%."
-        )
-    } else {
-        format!(
-            "{significant} of {} splits show a change whose interval excludes 0 (intervals up to ±{half:.0}% wide).",
-            r.len()
-        )
-    };
+    let (verdict, per_split) = claim_verdict(r);
     let slowest = r.iter().max_by(|a, b| {
         a.spawn_call[0]
             .1
             .median
             .total_cmp(&b.spawn_call[0].1.median)
     });
+    let spawn_words = match stats::verdict(spawn_diff.as_ref(), 0.0) {
+        Verdict::Higher => format!(
+            "The spawn call itself (API entry to return) is shorter with templates by {} (std minus template, median over repetition x split blocks of each trial's median, 95% interval over blocks)",
+            md::diff(spawn_diff)
+        ),
+        Verdict::Lower => format!(
+            "The spawn call itself is longer with templates by {} (template minus std)",
+            md::diff(spawn_diff.map(|d| d.map(|v| -v)))
+        ),
+        Verdict::NoDifference => format!(
+            "For the spawn call itself, {}",
+            stats::no_difference("std", "template", &md::diff(spawn_diff), "0")
+        ),
+        Verdict::TooFewRuns => format!(
+            "The spawn call itself: {}",
+            stats::too_few_runs(spawn_diff.map_or(0, |d| d.runs))
+        ),
+    };
     let answer = format!(
-        "Templates against std-style spawning change calls/s by {} (claim: {}). {verdict} \
-         Where a gain could come from is the spawn call: a template has its program resolved, argv/envp and fd plan built, and clones with CLONE_VM. \
-         The spawn call is {} shorter with templates (std minus template, median over all calls, 95% CI); since a CLONE_VFORK spawn returns only after the child's exec, and 16 calls share 2 cores, most of that is waiting for a CPU rather than work saved. \
-         The std spawn call is slowest in the {} split ({} vs {} for templates), the one where all 16 spawners share one process: consistent with contention inside one address space (glibc's posix_spawn maps and unmaps a child stack per call). \
-         A whole call (median {}) is dominated by exec, the dynamic loader and the tools' own work, which templates do not touch, so calls/s barely moves.",
+        "Templates against std-style spawning change calls/s by {} (claim: {}). {verdict} Per split: {}. \
+         {spawn_words}; a whole call takes {} (median), so the spawn call is {:.1}% of it. \
+         The std spawn call is slowest in the {} split ({} vs {} for templates).",
         deltas.join(", "),
         CLAIMED
             .iter()
@@ -418,17 +417,17 @@ fn write_report(
             .map(|(c, (w, k))| format!("{w}x{k} +{c:.2}%"))
             .collect::<Vec<_>>()
             .join(", "),
-        md::diff(&spawn_diff),
+        per_split.join("; "),
+        md::dur(call_median),
+        100.0 * spawn_diff.map_or(f64::NAN, |d| d.point) / call_median,
         slowest.map_or("n/a".into(), |s| s.split.clone()),
         slowest.map_or("n/a".into(), |s| md::dur(s.spawn_call[0].1.median)),
         slowest.map_or("n/a".into(), |s| md::dur(s.spawn_call[1].1.median)),
-        md::dur(call_median),
     );
     let one_line = format!(
-        "templates vs std: {} calls/s (claim +2.00% to +4.99%); the spawn call is {} shorter, out of a {} call",
+        "templates vs std: {} calls/s (claim +2.00% to +4.99%); {}",
         deltas.join(", "),
-        md::dur(spawn_diff.point),
-        md::dur(call_median)
+        verdict
     );
     let params = json!({
         "splits": SPLITS.iter().map(|(w, k)| format!("{w}x{k}")).collect::<Vec<_>>(),
@@ -436,7 +435,7 @@ fn write_report(
         "repetitions": reps,
         "calls_per_trial": total_calls,
         "tools": tools,
-        "bootstrap_iterations": stats::ITERATIONS,
+        "interval": "order statistics of per-repetition paired ratios, 95%",
     });
     let env = ctx.write_env(params.clone())?;
     ctx.write_json(
@@ -454,17 +453,17 @@ fn write_report(
              A split WxK starts W release worker processes together (they sleep until a common start time); each runs K threads, and each thread calls the tools in turn (offset by its index), spawning and waiting, so 16 calls are in flight. \
              `std`: a `std::process::Command` is built per call (program looked up in PATH by the child, stdout/stderr to /dev/null). `template`: each worker prepares one `spawn_fast::Template` per tool (Auto strategy = clone3 here, PATH resolved once, stdout/stderr /dev/null) and every call spawns from it. \
              {total_calls} calls per trial; calls/s = calls / (last worker end - common start). {reps} repetitions; in each, the splits run in rotated order and the two styles in alternating order. \
-             The two styles of a split run back to back in each repetition; the delta is the median over repetitions of (template calls/s / std calls/s) - 1, with a 95% percentile-bootstrap interval over the repetitions ({} resamples). The spawn-call time (API entry to return) and call time (entry to wait return) are recorded per call.",
+             The two styles of a split run back to back in each repetition; the delta is the median over repetitions of (template calls/s / std calls/s) - 1, with its 95% order-statistic interval over the repetitions (the runs; at least {} are needed, fewer give n/a). The spawn-call time (API entry to return) and call time (entry to wait return) are recorded per call.",
             tools.len(),
             mix.join(", "),
-            stats::ITERATIONS
+            stats::MIN_RUNS
         ),
         results,
         limits: vec![
             format!("Shared 2-core VM: load average {:.2} before and {:.2} after; with 16 calls in flight on 2 cores every call queues for a CPU, and other agents' work adds noise of the same order as the claimed gains.", env.loadavg_before[0], env.loadavg_after[0]),
             "The claim is about kernel-side templates (a prepared exec); this measures the user-space analogue only. What a kernel template saves inside exec (path lookup, ELF parsing, mapping) is not reproducible from user space and is not measured here.".into(),
             "`rg` is not installed here; `grep -rn` stands in for it. The claim's exact inputs are unknown; the fixture is small, so tools finish quickly and the spawn path weighs more than it would on a real repository.".into(),
-            format!("With {reps} trials per split and style the bootstrap intervals are coarse; a delta of a few percent needs many more trials to resolve on this machine."),
+            format!("With {reps} trials per split and style the intervals over repetitions are coarse (the order-statistic interval of {reps} paired ratios spans ranks 2 to {} at best); a delta of a few percent needs many more trials to resolve on this machine.", reps.saturating_sub(1)),
         ],
         files: vec![
             ("data.json".into(), "per split: calls/s per style, delta with interval, spawn-call and call latencies".into()),
@@ -476,4 +475,96 @@ fn write_report(
     };
     ctx.write_text("README.md", &readme.render())?;
     Ok(Outcome { answer: one_line })
+}
+
+/// The verdict on the claim, in words generated from the intervals: overall, and per split.
+/// Confirmed only when every split's interval lies above 0; ruled out for a split when its
+/// interval excludes the claimed gain.
+fn claim_verdict(r: &[SplitResult]) -> (String, Vec<String>) {
+    let mut per = Vec::new();
+    let (mut gains, mut ruled_out, mut untested) = (0, 0, 0);
+    for s in r {
+        let claim = format!("{:+.2}%", s.claimed_pct);
+        let shown = md::pct(s.delta_pct);
+        let claim_inside = s.delta_pct.is_some_and(|d| d.contains(s.claimed_pct));
+        if s.delta_pct.is_some() && !claim_inside {
+            ruled_out += 1;
+        }
+        let inside = if claim_inside {
+            format!("the claimed {claim} is inside the interval")
+        } else {
+            format!("the claimed {claim} is outside the interval")
+        };
+        per.push(match stats::verdict(s.delta_pct.as_ref(), 0.0) {
+            Verdict::Higher => {
+                gains += 1;
+                format!("{}: templates faster, {shown}; {inside}", s.split)
+            }
+            Verdict::Lower => format!("{}: templates slower, {shown}; {inside}", s.split),
+            Verdict::NoDifference => format!(
+                "{}: {}; {inside}",
+                s.split,
+                stats::no_difference("template", "std", &shown, "0")
+            ),
+            Verdict::TooFewRuns => {
+                untested += 1;
+                format!(
+                    "{}: {}",
+                    s.split,
+                    stats::too_few_runs(s.delta_pct.map_or(0, |d| d.runs))
+                )
+            }
+        });
+    }
+    let n = r.len();
+    let overall = if untested == n {
+        "The claim is not tested here: too few repetitions for an interval.".to_string()
+    } else if gains == n {
+        format!("The claim of a gain is confirmed here: all {n} splits are faster with templates.")
+    } else {
+        format!(
+            "The claim (templates give ~2-5% more calls/s) is not confirmed here: {gains} of {n} splits show a gain whose interval lies above 0, and the claimed gain lies outside the interval in {ruled_out} of {n}."
+        )
+    };
+    (overall, per)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(name: &str, claimed: f64, ratios: &[f64]) -> SplitResult {
+        let std: Vec<f64> = vec![100.0; ratios.len()];
+        let tpl: Vec<f64> = ratios.iter().map(|r| 100.0 * r).collect();
+        SplitResult {
+            split: name.into(),
+            claimed_pct: claimed,
+            calls_per_s: Vec::new(),
+            delta_pct: stats::paired_ratio(&tpl, &std).map(|r| r.map(|v| (v - 1.0) * 100.0)),
+            spawn_call: Vec::new(),
+            call: Vec::new(),
+            failed_calls: 0,
+        }
+    }
+
+    #[test]
+    fn verdict_words_follow_the_intervals() {
+        let flat = [0.99, 1.01, 1.0, 0.98, 1.02, 1.0];
+        let gain = [1.03, 1.02, 1.025, 1.021, 1.03, 1.022];
+        let (overall, per) =
+            claim_verdict(&[split("1x16", 2.26, &flat), split("2x8", 3.49, &gain)]);
+        assert!(overall.contains("not confirmed here: 1 of 2"), "{overall}");
+        assert!(
+            per[0].contains("no difference between template and std"),
+            "{}",
+            per[0]
+        );
+        assert!(per[0].contains("outside the interval"), "{}", per[0]);
+        assert!(per[1].starts_with("2x8: templates faster"), "{}", per[1]);
+        let (overall, _) = claim_verdict(&[split("2x8", 3.49, &gain)]);
+        assert!(overall.contains("confirmed here: all 1"), "{overall}");
+        let (overall, per) = claim_verdict(&[split("1x16", 2.26, &flat[..2])]);
+        assert!(overall.contains("not tested"), "{overall}");
+        assert!(per[0].contains("at least 6"), "{}", per[0]);
+    }
 }

@@ -1,81 +1,71 @@
-//! Reading `spawnprof trace --json` output. xtask does not link spawn-user (that would build
-//! the eBPF probes before `cargo xtask setup` could install bpf-linker), so the fields the
-//! experiments use are declared here; unknown fields are ignored.
+//! Reading `spawnprof trace --json` output with spawn-analysis's record schema (the one
+//! schema: `spawn_analysis::record::SpawnRecord`), and the quantities the experiments take
+//! from a record: a phase (named by `spawn_analysis::phase::Phase`), fault time, or the wall
+//! time the trace does not cover.
 
-use std::{collections::BTreeMap, fs, path::Path};
+use std::{fmt::Write as _, fs, path::Path};
 
 use anyhow::{Context as _, Result};
-use serde::Deserialize;
+use spawn_analysis::{phase::Phase, plot::usable, record::SpawnRecord, report::json};
 
 use super::worker::Sample;
 
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct FaultCounts {
-    pub count: u64,
-    pub time_ns: u64,
+/// What an experiment reads from one traced spawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantity {
+    Phase(Phase),
+    /// Fault time on every side.
+    Faults,
+    /// The child's faults before exec.
+    FaultsChild,
+    /// The parent's copy-on-write faults after the fork.
+    FaultsParent,
+    /// Wall time minus traced total: user space before the clone and after the wait.
+    OutsideTrace,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct Faults {
-    pub child_pre_exec: FaultCounts,
-    pub parent_after_fork: FaultCounts,
-    pub child_post_exec: FaultCounts,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct Exec {
-    pub ret: Option<i64>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct Record {
-    pub kind: String,
-    pub complete: bool,
-    pub t_start_ns: Option<u64>,
-    pub t_end_ns: Option<u64>,
-    pub total_ns: Option<u64>,
-    pub phases_ns: BTreeMap<String, Option<u64>>,
-    pub faults: Faults,
-    pub exec: Option<Exec>,
-    /// The JSON line as spawnprof wrote it (to hand subsets to `spawnprof report`).
-    #[serde(skip)]
-    pub line: String,
-}
-
-impl Record {
-    pub fn phase(&self, name: &str) -> Option<u64> {
-        self.phases_ns.get(name).copied().flatten()
+impl Quantity {
+    /// The key in data.json and the tables (a phase's own name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantity::Phase(p) => p.name(),
+            Quantity::Faults => "faults",
+            Quantity::FaultsChild => "faults_child",
+            Quantity::FaultsParent => "faults_parent",
+            Quantity::OutsideTrace => "outside_trace",
+        }
     }
 
-    /// A complete, successful exec spawn (what the phase statistics are about).
-    pub fn usable(&self) -> bool {
-        self.kind == "exec"
-            && self.complete
-            && self.total_ns.is_some()
-            && self.exec.as_ref().is_some_and(|e| e.ret == Some(0))
-    }
-
-    /// Fault time charged to this spawn on every side.
-    pub fn fault_ns(&self) -> u64 {
-        let f = &self.faults;
-        f.child_pre_exec.time_ns + f.parent_after_fork.time_ns + f.child_post_exec.time_ns
-    }
-
-    pub fn fault_count(&self) -> u64 {
-        let f = &self.faults;
-        f.child_pre_exec.count + f.parent_after_fork.count + f.child_post_exec.count
+    /// Its value for record `r` whose timed spawn took `wall_ns` (0 for a phase it lacks).
+    pub fn of(self, r: &SpawnRecord, wall_ns: f64) -> f64 {
+        let f = &r.faults;
+        match self {
+            Quantity::Phase(p) => r.phases_ns.get(p).unwrap_or(0) as f64,
+            Quantity::Faults => fault_ns(r) as f64,
+            Quantity::FaultsChild => f.child_pre_exec.time_ns as f64,
+            Quantity::FaultsParent => f.parent_after_fork.time_ns as f64,
+            Quantity::OutsideTrace => wall_ns - r.total_ns.unwrap_or(0) as f64,
+        }
     }
 }
 
-pub fn read(path: &Path) -> Result<Vec<Record>> {
+/// Fault time charged to this spawn on every side.
+pub fn fault_ns(r: &SpawnRecord) -> u64 {
+    let f = &r.faults;
+    f.child_pre_exec.time_ns + f.parent_after_fork.time_ns + f.child_post_exec.time_ns
+}
+
+pub fn fault_count(r: &SpawnRecord) -> u64 {
+    let f = &r.faults;
+    f.child_pre_exec.count + f.parent_after_fork.count + f.child_post_exec.count
+}
+
+pub fn read(path: &Path) -> Result<Vec<SpawnRecord>> {
     let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     text.lines()
         .filter(|l| l.starts_with('{'))
         .map(|l| {
-            let mut r: Record = serde_json::from_str(l)
-                .with_context(|| format!("{}: bad record {l:.80}", path.display()))?;
-            r.line = l.to_string();
-            Ok(r)
+            json::from_line(l).with_context(|| format!("{}: bad record {l:.80}", path.display()))
         })
         .collect()
 }
@@ -84,18 +74,21 @@ pub fn read(path: &Path) -> Result<Vec<Record>> {
 /// The worker spawns and reaps one child at a time, so at most one reap falls in a window;
 /// the clocks are the same (CLOCK_MONOTONIC on both sides). The reap, not the start: a
 /// record's start can be a spawn-fast mark left by an earlier spawn (see [`drop_stale_prep`]).
-pub fn match_samples<'a>(records: &'a [Record], samples: &[Sample]) -> Vec<Option<&'a Record>> {
-    let mut starts: Vec<(u64, &Record)> = records
+pub fn match_samples<'a>(
+    records: &'a [SpawnRecord],
+    samples: &[Sample],
+) -> Vec<Option<&'a SpawnRecord>> {
+    let mut ends: Vec<(u64, &SpawnRecord)> = records
         .iter()
-        .filter(|r| r.usable())
+        .filter(|r| usable(r))
         .filter_map(|r| r.t_end_ns.map(|t| (t, r)))
         .collect();
-    starts.sort_by_key(|(t, _)| *t);
+    ends.sort_by_key(|(t, _)| *t);
     samples
         .iter()
         .map(|s| {
-            let i = starts.partition_point(|(t, _)| *t < s.t0);
-            starts.get(i).filter(|(t, _)| *t <= s.t1).map(|(_, r)| *r)
+            let i = ends.partition_point(|(t, _)| *t < s.t0);
+            ends.get(i).filter(|(t, _)| *t <= s.t1).map(|(_, r)| *r)
         })
         .collect()
 }
@@ -103,34 +96,28 @@ pub fn match_samples<'a>(records: &'a [Record], samples: &[Sample]) -> Vec<Optio
 /// Lanes that spawn without spawn-fast (std, raw vfork) have no `spawn_fast_mark_enter`, yet
 /// spawnprof can charge them the mark of the previous spawn-fast spawn as `prep` (observed with
 /// this worker). For those lanes the prep is removed: start moved to the clone, total reduced,
-/// the JSON line rewritten with a note saying so.
-pub fn drop_stale_prep(r: &mut Record) -> Result<()> {
-    let Some(prep) = r.phase("prep") else {
-        return Ok(());
+/// a note saying so.
+pub fn drop_stale_prep(r: &mut SpawnRecord) {
+    let Some(prep) = r.phases_ns.get(Phase::Prep) else {
+        return;
     };
-    r.phases_ns.insert("prep".into(), None);
+    r.phases_ns.set(Phase::Prep, None);
     r.t_start_ns = r.t_start_ns.map(|t| t + prep);
     r.total_ns = r.total_ns.map(|t| t.saturating_sub(prep));
-    let mut v: serde_json::Value = serde_json::from_str(&r.line)?;
-    v["phases_ns"]["prep"] = serde_json::Value::Null;
-    v["t_start_ns"] = r.t_start_ns.into();
-    v["total_ns"] = r.total_ns.into();
-    if let Some(notes) = v["notes"].as_array_mut() {
-        notes.push(
-            format!("xtask: dropped a stale prep of {prep} ns (no spawn-fast mark in this lane)")
-                .into(),
-        );
-    }
-    r.line = serde_json::to_string(&v)?;
-    Ok(())
+    r.notes.push(format!(
+        "xtask: dropped a stale {} of {prep} ns (no spawn-fast mark in this lane)",
+        Phase::Prep
+    ));
 }
 
-/// Writes the raw lines of `records` as a JSON-lines file (a subset of a trace).
-pub fn write_lines<'a>(path: &Path, records: impl IntoIterator<Item = &'a Record>) -> Result<()> {
+/// Writes `records` as a JSON-lines file (a subset of a trace).
+pub fn write_lines<'a>(
+    path: &Path,
+    records: impl IntoIterator<Item = &'a SpawnRecord>,
+) -> Result<()> {
     let mut text = String::new();
     for r in records {
-        text.push_str(&r.line);
-        text.push('\n');
+        let _ = writeln!(text, "{}", json::to_line(r)?);
     }
     fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
@@ -138,24 +125,39 @@ pub fn write_lines<'a>(path: &Path, records: impl IntoIterator<Item = &'a Record
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spawn_analysis::record::{ExecInfo, SpawnKind};
 
-    fn rec(pid: u32, start: u64, usable: bool) -> Record {
-        let line = format!(
-            r#"{{"pid":{pid},"kind":"exec","complete":{usable},"t_start_ns":{start},"t_end_ns":{},"total_ns":10,
-            "phases_ns":{{"copy":5,"exec":null}},"faults":{{"child_pre_exec":{{"count":1,"cow":1,"time_ns":2}},
-            "parent_after_fork":{{"count":0,"cow":0,"time_ns":0}},"child_post_exec":{{"count":2,"cow":0,"time_ns":3}}}},
-            "exec":{{"ret":0}},"clone_syscall":"clone3","extra":[1]}}"#,
-            start + 10
-        );
-        serde_json::from_str(&line).expect("record")
+    fn rec(pid: u32, start: u64, usable: bool) -> SpawnRecord {
+        let mut r = SpawnRecord::new(pid, SpawnKind::Exec);
+        r.complete = usable;
+        r.t_start_ns = Some(start);
+        r.t_end_ns = Some(start + 10);
+        r.total_ns = Some(10);
+        r.phases_ns.set(Phase::Copy, Some(5));
+        r.phases_ns.set(Phase::Prep, Some(3));
+        r.faults.child_pre_exec.count = 1;
+        r.faults.child_pre_exec.time_ns = 2;
+        r.faults.child_post_exec.count = 2;
+        r.faults.child_post_exec.time_ns = 3;
+        r.exec = Some(ExecInfo {
+            filename: "/x".into(),
+            ret: Some(0),
+            errno_name: None,
+            attempts: Vec::new(),
+            execs: 1,
+            final_filename: None,
+        });
+        r
     }
 
     #[test]
-    fn records_parse_and_match_their_windows() {
+    fn records_match_their_windows_and_quantities_read() {
         let rs = vec![rec(1, 150, true), rec(2, 250, false), rec(3, 420, true)];
-        assert_eq!(rs[0].phase("copy"), Some(5));
-        assert_eq!(rs[0].phase("exec"), None);
-        assert_eq!((rs[0].fault_ns(), rs[0].fault_count()), (5, 3));
+        assert_eq!(Quantity::Phase(Phase::Copy).of(&rs[0], 0.0), 5.0);
+        assert_eq!(Quantity::Phase(Phase::Exec).of(&rs[0], 0.0), 0.0);
+        assert_eq!(Quantity::OutsideTrace.of(&rs[0], 25.0), 15.0);
+        assert_eq!((fault_ns(&rs[0]), fault_count(&rs[0])), (5, 3));
+        assert_eq!(Quantity::Phase(Phase::ExecOpen).name(), "exec_open");
         let sample = |t0, t1| Sample {
             lane: 0,
             round: 0,
@@ -170,5 +172,18 @@ mod tests {
             .collect();
         // The second window's record is incomplete: no match rather than a wrong one.
         assert_eq!(m, [Some(150), None, Some(420)]);
+    }
+
+    #[test]
+    fn stale_prep_is_dropped_and_lines_round_trip() {
+        let mut r = rec(1, 100, true);
+        drop_stale_prep(&mut r);
+        assert_eq!(r.phases_ns.get(Phase::Prep), None);
+        assert_eq!((r.t_start_ns, r.total_ns), (Some(103), Some(7)));
+        let f = std::env::temp_dir().join(format!("xtask-trace-{}.jsonl", std::process::id()));
+        write_lines(&f, [&r]).unwrap();
+        let back = read(&f).unwrap();
+        let _ = fs::remove_file(&f);
+        assert_eq!(back, vec![r]);
     }
 }

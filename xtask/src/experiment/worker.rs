@@ -12,11 +12,8 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
-use spawn_fast::{
-    Command, Stdio, Strategy, Template,
-    bench::{Ballast, BallastMode, BenchConfig, BenchStrategy, current_rss, run_interleaved},
-    monotonic_ns,
-};
+use spawn_bench::{Ballast, BallastMode, BenchStrategy, RawVfork, current_rss};
+use spawn_fast::{Command, Stdio, Strategy, Template, monotonic_ns};
 
 /// What the worker is asked to do.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -73,7 +70,7 @@ impl RoundsJob {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LaneSpec {
-    /// A `spawn_fast::bench::BenchStrategy` name: fork, vfork, posix-spawn, clone3, zygote,
+    /// A `spawn_bench::BenchStrategy` name: fork, vfork, posix-spawn, clone3, zygote,
     /// std, template, raw-vfork.
     pub strategy: String,
     /// Spawn in one round out of `every` (slow lanes, e.g. fork from a 4 GiB parent).
@@ -149,13 +146,12 @@ pub fn main(job: &str) -> Result<()> {
     std::fs::write(out, body).with_context(|| format!("writing {}", out.display()))
 }
 
-/// A prepared lane. Raw vfork has no public per-spawn API in spawn-fast: it goes through the
-/// bench harness one spawn at a time (its own timing covers only the spawn and the wait).
+/// A prepared lane (the raw vfork reference is spawn-bench's).
 enum Lane {
     Lib(Command),
     Template(Template),
     Std(std::process::Command),
-    RawVfork(BenchConfig),
+    RawVfork(RawVfork),
 }
 
 impl Lane {
@@ -178,14 +174,7 @@ impl Lane {
                 c.args(args).stdout(std::process::Stdio::null());
                 Lane::Std(c)
             }
-            BenchStrategy::RawVfork => Lane::RawVfork(BenchConfig {
-                strategies: vec![BenchStrategy::RawVfork],
-                child: child.clone(),
-                args: args.to_vec(),
-                count: 1,
-                warmup: 0,
-                ..Default::default()
-            }),
+            BenchStrategy::RawVfork => Lane::RawVfork(RawVfork::new(child, args)?),
         })
     }
 
@@ -196,10 +185,7 @@ impl Lane {
             Lane::Lib(c) => c.spawn()?.wait()?.success(),
             Lane::Template(t) => t.spawn()?.wait()?.success(),
             Lane::Std(c) => c.spawn()?.wait()?.success(),
-            Lane::RawVfork(cfg) => {
-                let s = run_interleaved(cfg)?;
-                return Ok(s[0].ns[0]);
-            }
+            Lane::RawVfork(r) => r.run_once()? == 0,
         };
         if !ok {
             bail!("the child failed");

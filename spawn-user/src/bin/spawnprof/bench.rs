@@ -1,6 +1,6 @@
 //! `spawnprof bench`: spawn latency per strategy, interleaved in one process.
 use anyhow::Context as _;
-use spawn_fast::bench::{BallastMode, BenchConfig, BenchStrategy};
+use spawn_bench::{BallastMode, BenchConfig, BenchStrategy};
 
 /// Spawn latency per strategy, interleaved in one process (medians, p10/p90/p99, spawns/s).
 #[derive(clap::Args, Debug)]
@@ -10,7 +10,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "all")]
     pub strategy: Vec<String>,
     /// Memory the benchmarking parent maps before spawning, e.g. 1G.
-    #[arg(long, default_value = "0", value_parser = spawn_fast::bench::parse_size)]
+    #[arg(long, default_value = "0", value_parser = spawn_bench::parse_size)]
     pub parent_rss: usize,
     /// Write every ballast page (the default).
     #[arg(long, conflicts_with_all = ["untouched", "fragmented"])]
@@ -69,7 +69,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
         count,
         ..BenchConfig::default()
     };
-    let report = spawn_fast::bench::run(&cfg).context("running the benchmark")?;
+    let report = spawn_bench::run(&cfg).context("running the benchmark")?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

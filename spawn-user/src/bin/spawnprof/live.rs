@@ -187,7 +187,7 @@ pub struct ServeArgs {
     pub top_containers: usize,
     /// A fork from a parent with more resident memory than this (e.g. 512M, 2G) counts in
     /// spawnprof_container_big_parent_forks_total.
-    #[arg(long, default_value = "1G", value_parser = spawn_fast::bench::parse_size)]
+    #[arg(long, default_value = "1G", value_parser = spawn_bench::parse_size)]
     pub big_parent: usize,
 }
 

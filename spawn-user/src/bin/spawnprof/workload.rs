@@ -20,7 +20,7 @@ pub struct WorkloadArgs {
     #[arg(long, default_value_t = 1)]
     pub count: usize,
     /// Memory this process writes before spawning, e.g. 256M.
-    #[arg(long, default_value = "0", value_parser = spawn_fast::bench::parse_size)]
+    #[arg(long, default_value = "0", value_parser = spawn_bench::parse_size)]
     pub parent_rss: usize,
     /// Raw fork instead of spawn-fast: the child writes this many ballast pages before
     /// its execve (known copy-on-write faults).

@@ -1,8 +1,8 @@
-//! Side-by-side medians of every lane, interleaved, via the `spawn_fast::bench` module.
+//! Side-by-side medians of every lane, interleaved, via the `spawn_bench` module.
 //!
-//! `cargo run --release -p spawn-fast --example compare -- [SIZE] [dirty|untouched|fragmented] [COUNT]`
+//! `cargo run --release -p spawn-bench --example compare -- [SIZE] [dirty|untouched|fragmented] [COUNT]`
 
-use spawn_fast::bench::{BenchConfig, BenchStrategy, parse_size, run};
+use spawn_bench::{BenchConfig, BenchStrategy, parse_size, run};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

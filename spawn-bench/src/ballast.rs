@@ -17,13 +17,13 @@ pub enum BallastMode {
 }
 
 impl std::str::FromStr for BallastMode {
-    type Err = super::BenchError;
+    type Err = crate::BenchError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "untouched" => Ok(BallastMode::Untouched),
             "dirty" => Ok(BallastMode::Dirty),
             "fragmented" => Ok(BallastMode::Fragmented),
-            _ => Err(super::BenchError::BadBallast(s.to_string())),
+            _ => Err(crate::BenchError::BadBallast(s.to_string())),
         }
     }
 }
@@ -118,9 +118,9 @@ impl Drop for Ballast {
 }
 
 /// Parses sizes like `0`, `4096`, `64k`, `512M`, `1G`, `1GiB`.
-pub fn parse_size(s: &str) -> Result<usize, super::BenchError> {
+pub fn parse_size(s: &str) -> Result<usize, crate::BenchError> {
     let t = s.trim();
-    let bad = || super::BenchError::BadSize(s.to_string());
+    let bad = || crate::BenchError::BadSize(s.to_string());
     let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let n: usize = t[..digits].parse().map_err(|_| bad())?;
     let mult: usize = match t[digits..].trim().to_ascii_lowercase().as_str() {
