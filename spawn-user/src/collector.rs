@@ -1,8 +1,15 @@
 //! Ring buffer to records: drains the probes' events, decodes them and feeds the assembler.
 //! Shared by every command that reads the probes (trace, record, top, serve).
-use std::os::fd::AsRawFd;
+//!
+//! Two ways to wait for events: `trace`'s reader thread blocks in poll(2) ([`Collector::new`],
+//! [`Collector::poll`]); the live modes register the ring buffer's fd with their tokio runtime
+//! through [`AsyncFd`], as aya's own userspace examples do ([`Collector::new_async`],
+//! [`Collector::readable`]), so that the same thread can also answer scrapes, keys and signals.
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 
 use aya::maps::{MapData, RingBuf};
+use tokio::io::{Interest, unix::AsyncFd};
 
 use spawn_analysis::{
     assemble::{Assembler, AssemblerStats},
@@ -13,8 +20,30 @@ use spawn_analysis::{
 
 use crate::container::resolve::{CgroupResolver, Resolved};
 
+/// The probes' ring buffer, waited on with poll(2) or through the tokio reactor.
+enum Ring {
+    Blocking(RingBuf<MapData>),
+    Async(AsyncFd<RingBuf<MapData>>),
+}
+
+impl Ring {
+    fn get_mut(&mut self) -> &mut RingBuf<MapData> {
+        match self {
+            Ring::Blocking(r) => r,
+            Ring::Async(a) => a.get_mut(),
+        }
+    }
+
+    fn raw_fd(&self) -> RawFd {
+        match self {
+            Ring::Blocking(r) => r.as_raw_fd(),
+            Ring::Async(a) => a.get_ref().as_raw_fd(),
+        }
+    }
+}
+
 pub struct Collector {
-    ring: RingBuf<MapData>,
+    ring: Ring,
     asm: Assembler,
     decode_errors: u64,
     /// Undecodable records whose header says `task_newtask`: spawns with no record.
@@ -26,7 +55,22 @@ pub struct Collector {
 }
 
 impl Collector {
+    /// A collector whose callers wait with [`Self::poll`]'s timeout (poll(2)).
     pub fn new(ring: RingBuf<MapData>, asm: Assembler) -> Self {
+        Self::with_ring(Ring::Blocking(ring), asm)
+    }
+
+    /// A collector whose ring buffer is registered with the current tokio runtime: wait with
+    /// [`Self::readable`], then [`Self::poll`] with a timeout of 0. Must run inside a runtime
+    /// with IO enabled.
+    pub fn new_async(ring: RingBuf<MapData>, asm: Assembler) -> io::Result<Self> {
+        // SAFETY: the RingBuf owns its map's fd (MapData holds it) and returns that same fd
+        // until it is dropped with the AsyncFd; it is never swapped through `get_mut`.
+        let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }?;
+        Ok(Self::with_ring(Ring::Async(ring), asm))
+    }
+
+    fn with_ring(ring: Ring, asm: Assembler) -> Self {
         Self {
             ring,
             asm,
@@ -52,8 +96,22 @@ impl Collector {
 
     /// First half of [`Self::poll`]: wait, then consume the events that are there.
     pub fn fill(&mut self, timeout_ms: i32) {
-        wait_readable(self.ring.as_raw_fd(), timeout_ms);
+        if timeout_ms != 0 {
+            wait_readable(self.ring.raw_fd(), timeout_ms);
+        }
         self.drain();
+    }
+
+    /// Waits until the ring buffer has events (registered collectors, see
+    /// [`Self::new_async`]; a blocking one returns at once). The readiness is cleared here,
+    /// before the caller drains: the drain reads up to the producer, and any event committed
+    /// after the drain caught up wakes the fd again (the kernel notifies when a record is
+    /// committed at the consumer's position), so nothing is left unread until the next event.
+    pub async fn readable(&mut self) -> io::Result<()> {
+        if let Ring::Async(fd) = &mut self.ring {
+            fd.readable_mut().await?.clear_ready();
+        }
+        Ok(())
     }
 
     /// Second half of [`Self::poll`]: the records complete by now. Between the two halves a
@@ -108,7 +166,8 @@ impl Collector {
     }
 
     fn drain(&mut self) {
-        while let Some(item) = self.ring.next() {
+        let ring = self.ring.get_mut();
+        while let Some(item) = ring.next() {
             match decode(&item) {
                 Ok(mut ev) => {
                     self.fd_names.observe(&mut ev);

@@ -3,6 +3,18 @@
 //! Threads: the calling thread spawns the command (the probes follow that thread's children,
 //! so the command's own spawn is recorded) and waits for it; a reader thread drains the ring
 //! buffer, assembles records and writes them as they complete.
+//!
+//! Why no tokio runtime here, unlike the live modes ([`crate::live`]): `trace` has exactly two
+//! things to wait on, each alone on its thread, the command's exit and the ring buffer's fd,
+//! and no timer, socket or key to multiplex with them, so a runtime would only replace a
+//! blocking `wait` and a `poll(2)` with the same syscalls behind a reactor. It would also put
+//! the traced thread at risk: the probes follow every thread and process the calling thread
+//! creates once it is watched, and a runtime may start threads of its own on demand (its
+//! blocking pool: file I/O, `spawn_blocking`, a child's wait where no pidfd is at hand),
+//! which would then show up in the trace. The ring buffer reading is shared with the live
+//! modes ([`Collector`] waits with poll(2) here and through `AsyncFd` there), and so is the
+//! assembly; spawn-fast's `tokio` feature (an async wait on a pidfd) would only matter if the
+//! wait had to share a thread with something else.
 use std::{
     ffi::OsString,
     io::{self, Write},

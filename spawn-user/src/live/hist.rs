@@ -1,82 +1,51 @@
-//! A fixed-precision log-scale histogram of nanosecond values: constant memory per quantity,
-//! however many spawns a long run sees (the exact [`spawn_analysis::stats::Samples`] keep every value).
+//! Latency histograms of nanosecond values for `top` and `record`'s summaries: an
+//! [HdrHistogram](hdrhistogram) with 2 significant figures, so every quantile is read back
+//! within 1% of the true sample value (hdrhistogram's convention: the highest value of the
+//! sample's bucket), however many spawns a long run sees (the exact
+//! [`spawn_analysis::stats::Samples`] keep every value).
 //!
-//! Values below 8 have a bucket each; above, every power of two is split into 8 buckets, so a
-//! bucket spans at most 1/8 of its lower bound. A quantile is read back as the middle of its
-//! bucket: within ±6.25% of the true sample value.
+//! Memory stays bounded per histogram: nothing is allocated until the first value, the
+//! buckets then grow to the largest value seen, and values are clamped to [`MAX_NS`] (one
+//! hour), so one histogram never holds more than 4 608 counters of 4 bytes (18 KiB; a phase
+//! that stays under 1 ms needs 7 KiB). Counters saturate at `u32::MAX` per bucket instead of
+//! wrapping.
+use hdrhistogram::Histogram;
 
-/// Sub-buckets per power of two.
-const SUB: u64 = 8;
-/// log2(SUB).
-const SUB_BITS: u32 = 3;
+/// Significant figures of every histogram: a bucket is at most 1/128 of its values wide.
+pub const SIGFIG: u8 = 2;
+/// Values above this (one hour) are recorded as this.
+pub const MAX_NS: u64 = 3_600_000_000_000;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LogHistogram {
-    /// Grown on demand to the highest bucket used (at most 496 entries for u64 values).
-    counts: Vec<u64>,
-    count: u64,
-    sum: u128,
+#[derive(Clone, Debug, Default)]
+pub struct LatencyHistogram {
+    /// `None` until the first value.
+    h: Option<Histogram<u32>>,
 }
 
-fn index(v: u64) -> usize {
-    if v < SUB {
-        return v as usize;
-    }
-    let exp = 63 - v.leading_zeros();
-    let m = (v >> (exp - SUB_BITS)) & (SUB - 1);
-    ((exp - SUB_BITS + 1) as u64 * SUB + m) as usize
-}
-
-/// The lowest value of bucket `i` (saturating: the bucket past the last one starts at 2^64).
-fn lower(i: usize) -> u64 {
-    let i = i as u64;
-    if i < SUB {
-        return i;
-    }
-    let exp = i / SUB + u64::from(SUB_BITS) - 1;
-    let v = u128::from(SUB + i % SUB) << (exp - u64::from(SUB_BITS));
-    u64::try_from(v).unwrap_or(u64::MAX)
-}
-
-impl LogHistogram {
+impl LatencyHistogram {
     pub fn record(&mut self, v: u64) {
-        let i = index(v);
-        if self.counts.len() <= i {
-            self.counts.resize(i + 1, 0);
-        }
-        self.counts[i] += 1;
-        self.count += 1;
-        self.sum += u128::from(v);
+        let h = self.h.get_or_insert_with(|| {
+            // Auto-resizing (grows to the largest value seen); only fails for sigfig > 5.
+            Histogram::new(SIGFIG).expect("2 significant figures are valid")
+        });
+        // Cannot fail: auto-resize is on and the value is clamped far below u64::MAX.
+        let _ = h.record(v.min(MAX_NS));
     }
 
     pub fn count(&self) -> u64 {
-        self.count
+        self.h.as_ref().map_or(0, Histogram::len)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.count() == 0
     }
 
-    pub fn mean(&self) -> Option<f64> {
-        (self.count > 0).then(|| self.sum as f64 / self.count as f64)
-    }
-
-    /// The `p` quantile (nearest rank; `p` clamped to [0, 1]), as the middle of its bucket.
+    /// The `p` quantile (`p` clamped to [0, 1], NaN read as the median): the highest value
+    /// equivalent to the sample of that rank (nearest rank).
     pub fn quantile(&self, p: f64) -> Option<u64> {
-        if self.count == 0 {
-            return None;
-        }
+        let h = self.h.as_ref().filter(|h| !h.is_empty())?;
         let p = if p.is_nan() { 0.5 } else { p.clamp(0.0, 1.0) };
-        let rank = ((p * self.count as f64).ceil() as u64).clamp(1, self.count);
-        let mut seen = 0;
-        for (i, &c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
-                let (lo, hi) = (lower(i), lower(i + 1));
-                return Some(lo + (hi - lo) / 2);
-            }
-        }
-        None
+        Some(h.value_at_quantile(p))
     }
 
     pub fn median(&self) -> Option<u64> {
@@ -87,15 +56,15 @@ impl LogHistogram {
         self.quantile(0.99)
     }
 
-    pub fn merge(&mut self, o: &LogHistogram) {
-        if self.counts.len() < o.counts.len() {
-            self.counts.resize(o.counts.len(), 0);
+    pub fn merge(&mut self, o: &LatencyHistogram) {
+        let Some(other) = &o.h else { return };
+        match &mut self.h {
+            // Cannot fail: both auto-resize with the same precision.
+            Some(h) => {
+                let _ = h.add(other);
+            }
+            None => self.h = Some(other.clone()),
         }
-        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
-            *a += b;
-        }
-        self.count += o.count;
-        self.sum += o.sum;
     }
 }
 
@@ -103,48 +72,56 @@ impl LogHistogram {
 mod tests {
     use super::*;
 
-    #[test]
-    fn buckets_are_contiguous_and_tight() {
-        for i in 0..495 {
-            assert!(lower(i) < lower(i + 1), "bucket {i}");
-            assert_eq!(index(lower(i)), i);
-            assert_eq!(index(lower(i + 1) - 1), i);
-            // Width at most 1/8 of the lower bound (above the exact range).
-            if i >= 8 {
-                assert!((lower(i + 1) - lower(i)) * 8 <= lower(i), "bucket {i}");
-            }
-        }
-        assert_eq!(index(u64::MAX), 495);
+    /// Within hdrhistogram's precision at 2 significant figures (1%).
+    fn close(got: u64, want: f64) -> bool {
+        (got as f64 - want).abs() / want <= 0.01
     }
 
     #[test]
     fn quantiles_within_precision() {
-        let mut h = LogHistogram::default();
+        let mut h = LatencyHistogram::default();
         for v in 1..=10_000u64 {
             h.record(v * 1000);
         }
         for (p, want) in [(0.5, 5_000_000.0), (0.99, 9_900_000.0), (0.0, 1000.0)] {
-            let got = h.quantile(p).unwrap_or(0) as f64;
-            assert!((got - want).abs() / want <= 0.0625, "p{p}: {got} vs {want}");
+            let got = h.quantile(p).unwrap_or(0);
+            assert!(close(got, want), "p{p}: {got} vs {want}");
         }
         assert_eq!(h.count(), 10_000);
-        assert_eq!(h.mean(), Some(5_000_500.0));
-        assert_eq!(LogHistogram::default().median(), None);
-        let mut small = LogHistogram::default();
+        assert_eq!(LatencyHistogram::default().median(), None);
+        assert!(LatencyHistogram::default().is_empty());
+        // Small values are exact.
+        let mut small = LatencyHistogram::default();
         small.record(3);
         assert_eq!(small.median(), Some(3));
     }
 
     #[test]
+    fn huge_values_are_clamped_and_memory_stays_bounded() {
+        let mut h = LatencyHistogram::default();
+        h.record(u64::MAX);
+        h.record(1);
+        let top = h.quantile(1.0).unwrap_or(0);
+        assert!(close(top, MAX_NS as f64), "{top}");
+        let counters = h.h.as_ref().map_or(0, Histogram::distinct_values);
+        assert!(counters <= 4608, "{counters} counters");
+    }
+
+    #[test]
     fn merge_adds_counts() {
-        let (mut a, mut b) = (LogHistogram::default(), LogHistogram::default());
+        let (mut a, mut b) = (LatencyHistogram::default(), LatencyHistogram::default());
         a.record(10);
         b.record(1_000_000);
         b.record(1_000_000);
         a.merge(&b);
         assert_eq!(a.count(), 3);
         let med = a.median().unwrap_or(0);
-        assert!((937_500..=1_062_500).contains(&med), "{med}");
-        assert!(a.quantile(0.0).unwrap_or(99) <= 10);
+        assert!(close(med, 1_000_000.0), "{med}");
+        assert_eq!(a.quantile(0.0), Some(10));
+        // Into an empty one, and an empty one into it.
+        let mut c = LatencyHistogram::default();
+        c.merge(&a);
+        c.merge(&LatencyHistogram::default());
+        assert_eq!(c.count(), 3);
     }
 }

@@ -1,10 +1,37 @@
 //! Production mode: long-running commands for a busy host. `record` writes records to JSON
 //! lines or CSV with periodic summary lines, `top` is a live terminal view, `serve` is a
 //! Prometheus/OpenMetrics endpoint. All three read the probes through one [`Source`], keep
-//! only bounded state (log-scale histograms, top-N label sets) and report the events the
+//! only bounded state (HdrHistograms, top-N label sets) and report the events the
 //! kernel side lost instead of hiding them.
+//!
+//! # Runtime
+//!
+//! Each live command runs on one tokio **current-thread** runtime ([`runtime`]), the way aya's
+//! userspace examples read their maps: the ring buffer's fd through
+//! [`AsyncFd`](tokio::io::unix::AsyncFd) (see [`crate::collector`]), Ctrl-C and SIGTERM through
+//! `tokio::signal` ([`signals`]), timers through `tokio::time`, and `serve`'s `/metrics`
+//! endpoint on hyper ([`serve`]). One thread is enough and is the cheap choice on the small
+//! hosts spawnprof watches (the development host has 2 cores; spawnprof must not take one):
+//! the work per wake-up is a short drain and some counting, a scrape is an encode of a few
+//! kilobytes, and nothing blocks for long, so a multi-threaded runtime would only add worker
+//! threads, cross-thread wake-ups and locks that are never contended.
+//!
+//! The loop of each command is paced by [`Pacer`]: it drains the ring buffer once per [`TICK`]
+//! (a busy host costs ten wake-ups a second, not one per event). A timer, and not the fd's
+//! readiness alone, because the probes submit every record with `BPF_RB_NO_WAKEUP`: a wake-up
+//! per event cost a context switch on the reader's CPU for each of the ~12 events of a spawn
+//! (see spawn-ebpf's `emit.rs`), so the kernel never signals the fd for them. The fd is
+//! registered all the same, and a record submitted with a wake-up (none today) is drained at
+//! once, without waiting for the tick.
+//!
+//! None of these commands spawns or waits for a child process, so spawn-fast's `tokio`
+//! feature (an async wait on the child's pidfd) has nothing to do here. `trace`, which does
+//! wait for its command, stays on threads: see [`crate::session`].
+use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use tokio::time::{Instant, sleep_until};
 
 use spawn_common::counter;
 
@@ -50,6 +77,19 @@ pub enum LiveError {
     Listen(String, String),
     #[error("terminal: {0}")]
     Terminal(std::io::Error),
+    /// The runtime, the signal handlers or the ring buffer's registration with them.
+    #[error("event loop: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// The runtime of every live command: one thread, IO (ring buffer, sockets, signals) and
+/// timers (see the module doc for why one thread).
+pub fn runtime() -> Result<tokio::runtime::Runtime, LiveError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(LiveError::Runtime)
 }
 
 /// Which spawns to look at; shared by `record`, `top` and `serve`.
@@ -142,7 +182,8 @@ pub struct Source {
 
 impl Source {
     /// Checks the host, loads the probes for `scope`, and prints the loader's notes (what
-    /// is off on this kernel) once on stderr.
+    /// is off on this kernel) once on stderr. Must run inside the [`runtime`]: the ring
+    /// buffer is registered with it.
     pub fn open(scope: &Scope) -> Result<Self, LiveError> {
         let tracefs = preflight::check()?;
         if scope.pid.is_some() && scope.cgroup.is_some() {
@@ -192,7 +233,7 @@ impl Source {
         asm.set_no_syscall_events(scope.no_syscall_tracepoints);
         Ok(Source {
             probes,
-            col: Collector::new(ring, asm),
+            col: Collector::new_async(ring, asm).map_err(LiveError::Runtime)?,
             filter: RecordFilter::new(scope.comm.as_deref(), scope.min_total_ns)
                 .with_identity(scope.container.clone(), scope.pod.clone()),
             filtered: 0,
@@ -210,9 +251,13 @@ impl Source {
         self.probes.probe_costs()
     }
 
-    /// Records completed since the last call (filtered). Never blocks: callers pace
-    /// themselves (see [`Ticker`]), so that a busy host costs one wake-up per tick, not one
-    /// per event.
+    /// Waits until the ring buffer has events (see [`Collector::readable`]).
+    pub async fn readable(&mut self) -> Result<(), LiveError> {
+        self.col.readable().await.map_err(LiveError::Runtime)
+    }
+
+    /// Records completed since the last call (filtered). Never blocks: callers wait with
+    /// [`Pacer`], so that a busy host costs one wake-up per tick, not one per event.
     pub fn poll(&mut self) -> Vec<SpawnRecord> {
         self.probes.flush_log();
         let recs = self.col.poll(0);
@@ -264,46 +309,78 @@ impl Source {
     }
 }
 
-/// Paces a loop: `wait` sleeps until the next multiple of the period.
-pub struct Ticker {
-    period: Duration,
-    next: std::time::Instant,
+/// Why [`Pacer::wait`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// The next tick.
+    Tick,
+    /// The ring buffer's fd was signalled (a record submitted with a wake-up).
+    Events,
+    /// The caller's own input future finished (`top`'s keys).
+    Input,
+    /// Ctrl-C or SIGTERM.
+    Stop,
 }
 
-impl Ticker {
-    pub fn new(period: Duration) -> Self {
-        Ticker {
-            period,
-            next: std::time::Instant::now() + period,
+/// Paces a live loop (see the module doc): one wake-up per [`TICK`], or sooner for a stop,
+/// the caller's input or a signalled ring buffer.
+pub struct Pacer {
+    next: Instant,
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Pacer {
+    pub fn new() -> Self {
+        Pacer {
+            next: Instant::now() + TICK,
         }
     }
 
-    pub fn wait(&mut self) {
-        let now = std::time::Instant::now();
-        if self.next > now {
-            std::thread::sleep(self.next - now);
+    /// Sleeps until the next tick, a stop, `input`, or a signalled ring buffer; the first of
+    /// them in that order when several are ready. The caller then drains with
+    /// [`Source::poll`] and checks its own timers ([`Every`]).
+    pub async fn wait(
+        &mut self,
+        src: &mut Source,
+        stop: &mut signals::Stop,
+        input: impl Future<Output = ()>,
+    ) -> Result<Wake, LiveError> {
+        let wake = tokio::select! {
+            biased;
+            () = stop.wait() => Wake::Stop,
+            () = input => Wake::Input,
+            r = src.readable() => r.map(|()| Wake::Events)?,
+            () = sleep_until(self.next) => Wake::Tick,
+        };
+        if wake == Wake::Tick {
+            // After a long stall, do not try to catch up with a burst of ticks.
+            self.next = (self.next + TICK).max(Instant::now());
         }
-        // After a long stall, do not try to catch up with a burst of ticks.
-        self.next = (self.next + self.period).max(std::time::Instant::now());
+        Ok(wake)
     }
 }
 
 /// A deadline that fires once per `every`.
 pub struct Every {
     every: Duration,
-    next: std::time::Instant,
+    next: Instant,
 }
 
 impl Every {
     pub fn new(every: Duration) -> Self {
         Every {
             every,
-            next: std::time::Instant::now() + every,
+            next: Instant::now() + every,
         }
     }
 
     pub fn due(&mut self) -> bool {
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         if now < self.next {
             return false;
         }
@@ -315,8 +392,8 @@ impl Every {
     }
 }
 
-/// The polling period of every live command: short enough for a live view, long enough
-/// that the reader wakes 10 times a second, not once per event.
+/// The period of every live loop: short enough for a live view, long enough that the reader
+/// wakes 10 times a second, not once per event.
 pub const TICK: Duration = Duration::from_millis(100);
 /// How often the top-N label sets are re-ranked.
 pub const LABEL_EPOCH: Duration = Duration::from_secs(60);

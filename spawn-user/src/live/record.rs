@@ -1,16 +1,18 @@
 //! `spawnprof record`: records to JSON lines or CSV for as long as asked, with a summary line
 //! per `--interval` on stderr. Ctrl-C, SIGTERM or `--duration` stop it; then it drains the
 //! probes, writes every record still open (flagged incomplete), and prints the summary.
-//! Memory stays flat: records are written as they complete, the summary is log-scale
-//! histograms over a bounded set of programs.
+//! Memory stays flat: records are written as they complete, the summary is
+//! HdrHistograms over a bounded set of programs.
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::agg::{Agg, GroupStats, program_key};
 use super::text::{interval_line, summary};
-use super::{Every, Health, LABEL_EPOCH, LiveError, Scope, Source, TICK, Ticker, signals};
+use super::{Every, Health, LABEL_EPOCH, LiveError, Pacer, Scope, Source, TICK, Wake, signals};
 use spawn_analysis::record::SpawnRecord;
 use spawn_analysis::report::{Format, RecordWriter};
 
@@ -73,8 +75,13 @@ impl Sink {
     }
 }
 
+/// Records until Ctrl-C, SIGTERM or `--duration`, on the live modes' runtime.
 pub fn run(opts: &RecordOptions) -> Result<RecordOutcome, LiveError> {
-    signals::install();
+    super::runtime()?.block_on(record(opts))
+}
+
+async fn record(opts: &RecordOptions) -> Result<RecordOutcome, LiveError> {
+    let mut stop = signals::Stop::install().map_err(LiveError::Runtime)?;
     let (out, name): (Box<dyn Write + Send>, String) = match &opts.output {
         Some(p) => {
             let f = File::create(p).map_err(|e| LiveError::Output(p.display().to_string(), e))?;
@@ -100,12 +107,18 @@ pub fn run(opts: &RecordOptions) -> Result<RecordOutcome, LiveError> {
         records: 0,
     };
     let start = Instant::now();
-    let mut ticker = Ticker::new(TICK);
+    let end = opts.duration.map(|d| start + d);
+    let mut pacer = Pacer::new();
     let mut interval = opts.interval.map(Every::new);
     let mut epoch = Every::new(LABEL_EPOCH);
     let mut last_line = Instant::now();
-    while !signals::stopping() && opts.duration.is_none_or(|d| start.elapsed() < d) {
-        ticker.wait();
+    while end.is_none_or(|e| Instant::now() < e) {
+        let wake = pacer
+            .wait(&mut src, &mut stop, std::future::pending())
+            .await?;
+        if wake == Wake::Stop {
+            break;
+        }
         sink.take(src.poll())?;
         if interval.as_mut().is_some_and(Every::due) {
             let h = src.health();
@@ -130,8 +143,9 @@ pub fn run(opts: &RecordOptions) -> Result<RecordOutcome, LiveError> {
     }
     // No spawn counted from here on has to come out: the balance of spawns is then exact.
     src.stop_counting_spawns();
-    // Let the events of spawns that ended just now reach the ring buffer.
-    std::thread::sleep(TICK);
+    // Let the events of spawns that ended just now reach the ring buffer (a grace period of
+    // the kind a tracer needs, not a synchronisation: nothing waits on it).
+    tokio::time::sleep(TICK).await;
     sink.take(src.poll())?;
     sink.take(src.finish())?;
     let health = src.health();

@@ -1,15 +1,27 @@
 //! `spawnprof serve`: an OpenMetrics endpoint at `/metrics` (Prometheus scrapes it), on
-//! loopback unless told otherwise. The main thread reads the probes and updates the metrics;
-//! a second thread answers scrapes. Ctrl-C or SIGTERM stop both.
+//! loopback unless told otherwise. One thread does everything (see the runtime note in
+//! [`super`]): the main task reads the probes and updates the metrics, the endpoint's tasks
+//! answer scrapes in between. Ctrl-C or SIGTERM stop both.
+//!
+//! The endpoint is hyper's HTTP/1 server without a framework: there is one route, so a
+//! router (axum, and tower under it) would add dependencies and nothing else.
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
 use std::time::Duration;
 
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
 use super::container_metrics::ContainerMetrics;
-use super::metrics::{CONTENT_TYPE, Metrics};
+use super::metrics::{self, Metrics};
 use super::procfs::{rss_bytes_of, self_cpu_seconds, self_rss_bytes};
-use super::{Every, LABEL_EPOCH, LiveError, Scope, Source, TICK, Ticker, signals};
+use super::{Every, LABEL_EPOCH, LiveError, Pacer, Scope, Source, Wake, signals};
 
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
@@ -23,12 +35,20 @@ pub struct ServeOptions {
     pub big_parent_bytes: u64,
 }
 
+/// A client that has not sent its request head by then is dropped.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves until Ctrl-C or SIGTERM, on the live modes' runtime.
 pub fn run(opts: &ServeOptions) -> Result<(), LiveError> {
-    signals::install();
-    let listen_err = |e: String| LiveError::Listen(opts.listen.to_string(), e);
+    super::runtime()?.block_on(serve(opts))
+}
+
+async fn serve(opts: &ServeOptions) -> Result<(), LiveError> {
+    let mut stop = signals::Stop::install().map_err(LiveError::Runtime)?;
     // Bind before loading the probes: a port in use is found without waiting for them.
-    let server =
-        Arc::new(tiny_http::Server::http(opts.listen).map_err(|e| listen_err(e.to_string()))?);
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| LiveError::Listen(opts.listen.to_string(), e.to_string()))?;
     let mut src = Source::open(&opts.scope)?;
     let mut m = Metrics::new(opts.top_programs);
     m.containers
@@ -40,21 +60,24 @@ pub fn run(opts: &ServeOptions) -> Result<(), LiveError> {
             opts.listen
         );
     }
-    let http = {
-        let (server, metrics) = (server.clone(), metrics.clone());
-        thread::spawn(move || answer(&server, &metrics))
-    };
+    let endpoint = tokio::spawn(accept(listener, metrics.clone()));
     eprintln!(
         "spawnprof: serving metrics of {} at http://{}/metrics",
         opts.scope.describe(),
         opts.listen
     );
-    let mut ticker = Ticker::new(TICK);
+    let mut pacer = Pacer::new();
     let mut health = Every::new(Duration::from_secs(1));
     let mut epoch = Every::new(LABEL_EPOCH);
-    while !signals::stopping() {
-        ticker.wait();
+    loop {
+        let wake = pacer
+            .wait(&mut src, &mut stop, std::future::pending())
+            .await?;
+        if wake == Wake::Stop {
+            break;
+        }
         let recs = src.poll();
+        // Never held across an await: scrapes run between two wake-ups of this loop.
         let mut m = metrics.lock().unwrap_or_else(PoisonError::into_inner);
         for r in &recs {
             m.observe(r);
@@ -72,46 +95,104 @@ pub fn run(opts: &ServeOptions) -> Result<(), LiveError> {
             m.rotate_labels();
         }
     }
-    server.unblock();
-    let _ = http.join();
+    endpoint.abort();
     Ok(())
 }
 
-fn answer(server: &tiny_http::Server, metrics: &Mutex<Metrics>) {
-    while !signals::stopping() {
-        let req = match server.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(r)) => r,
-            Ok(None) => continue,
+/// Accepts scrapers until aborted; each connection is a task of its own.
+async fn accept(listener: TcpListener, metrics: Arc<Mutex<Metrics>>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
             Err(e) => {
+                // Out of fds, most likely: back off instead of spinning on the error.
                 log::warn!("metrics endpoint: {e}");
-                break;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
             }
         };
-        let path = req.url().split('?').next().unwrap_or("");
-        let resp = if path == "/metrics" {
-            let body = metrics
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .encode();
-            with_type(tiny_http::Response::from_string(body), CONTENT_TYPE)
-        } else {
-            with_type(
-                tiny_http::Response::from_string("spawnprof: metrics are at /metrics\n")
-                    .with_status_code(404),
-                "text/plain; charset=utf-8",
-            )
-        };
-        if let Err(e) = req.respond(resp) {
-            log::debug!("answering a scrape: {e}");
-        }
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let resp = answer(req.uri().path(), &metrics);
+                async move { Ok::<_, Infallible>(resp) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), svc);
+            if let Err(e) = conn.await {
+                log::debug!("answering a scrape: {e}");
+            }
+        });
     }
 }
 
-fn with_type<R: std::io::Read>(resp: tiny_http::Response<R>, ty: &str) -> tiny_http::Response<R> {
-    match tiny_http::Header::from_bytes(&b"Content-Type"[..], ty.as_bytes()) {
-        Ok(h) => resp.with_header(h),
-        // Only ASCII constants come here; without the header Prometheus still parses the
-        // classic text format.
-        Err(()) => resp,
+/// `/metrics` (any query string) is the exposition; anything else a 404 that says where.
+fn answer(path: &str, metrics: &Mutex<Metrics>) -> Response<String> {
+    let (status, ty, body) = if path == "/metrics" {
+        let body = metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .encode();
+        (StatusCode::OK, metrics::CONTENT_TYPE, body)
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "spawnprof: metrics are at /metrics\n".to_string(),
+        )
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(ty));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// One GET over loopback: plain blocking std I/O, bounded by a read timeout.
+    fn get(port: u16, path: &str) -> String {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("request");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("response");
+        out
+    }
+
+    #[test]
+    fn endpoint_answers_metrics_and_404() {
+        let rt = super::super::runtime().expect("runtime");
+        let (ok, missing) = rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let port = listener.local_addr().expect("addr").port();
+            let server = tokio::spawn(accept(listener, Arc::new(Mutex::new(Metrics::new(5)))));
+            // The client blocks a thread of the pool; the endpoint answers on the runtime's.
+            let answers =
+                tokio::task::spawn_blocking(move || (get(port, "/metrics?x=1"), get(port, "/")))
+                    .await
+                    .expect("the client");
+            server.abort();
+            answers
+        });
+        assert!(ok.starts_with("HTTP/1.0 200"), "{ok}");
+        assert!(
+            ok.to_ascii_lowercase()
+                .contains(&format!("content-type: {}", metrics::CONTENT_TYPE)),
+            "{ok}"
+        );
+        assert!(ok.contains("spawnprof_lost_events_total"), "{ok}");
+        assert!(ok.trim_end().ends_with("# EOF"), "{ok}");
+        assert!(missing.starts_with("HTTP/1.0 404"), "{missing}");
+        assert!(
+            missing.ends_with("spawnprof: metrics are at /metrics\n"),
+            "{missing}"
+        );
     }
 }

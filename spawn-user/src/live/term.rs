@@ -1,9 +1,13 @@
 //! `spawnprof top`, the I/O part: reads the probes, keeps a sliding window of two 5-second
 //! halves, redraws every second with plain ANSI sequences (works over ssh, no mouse), and
 //! reads single keys in raw mode. When stdout is not a terminal it prints one frame per
-//! second as plain text instead (batch mode), without reading keys.
+//! second as plain text instead (batch mode), without reading keys. Keys wake the loop
+//! through the terminal's fd registered with the runtime ([`AsyncFd`]), like the ring buffer.
 use std::io::{self, IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::io::{Interest, unix::AsyncFd};
+use tokio::time::Instant;
 
 use crossterm::{
     cursor,
@@ -15,7 +19,7 @@ use crossterm::{
 use super::agg::{Agg, GroupBy};
 use super::procfs::CgroupCache;
 use super::top::{Action, View, render};
-use super::{Every, LiveError, Scope, Source, TICK, Ticker, signals};
+use super::{Every, LiveError, Pacer, Scope, Source, Wake, signals};
 
 #[derive(Clone, Debug)]
 pub struct TopOptions {
@@ -49,11 +53,51 @@ impl Drop for Screen {
     }
 }
 
+/// The terminal's input (crossterm reads keys from stdin when it is a terminal), registered
+/// with the runtime so that a key wakes the loop at once.
+struct Keys {
+    fd: AsyncFd<io::Stdin>,
+    /// The terminal hung up: nothing more will come, and top has no one to show frames to.
+    closed: bool,
+}
+
+impl Keys {
+    fn new() -> io::Result<Self> {
+        // SAFETY: fd 0 stays open, on the same terminal, for the life of the process:
+        // nothing in spawnprof closes or replaces it.
+        let fd = unsafe { AsyncFd::register_with_interest(io::stdin(), Interest::READABLE) }?;
+        Ok(Keys { fd, closed: false })
+    }
+
+    /// Waits until a key (or anything else) can be read. The readiness is cleared before
+    /// [`read_keys`] reads everything there is, so input that comes later wakes it again. A
+    /// hang-up stays ready for ever (tokio never clears "closed"): it is noted instead.
+    async fn ready(&mut self) {
+        if self.closed {
+            return std::future::pending().await;
+        }
+        match self.fd.readable().await {
+            Ok(mut g) => {
+                self.closed = g.ready().is_read_closed();
+                g.clear_ready();
+            }
+            Err(_) => self.closed = true,
+        }
+    }
+}
+
+/// The live view until `q`, Ctrl-C, SIGTERM or `--iterations`, on the live modes' runtime.
 pub fn run(opts: &TopOptions) -> Result<(), LiveError> {
-    signals::install();
+    super::runtime()?.block_on(top(opts))
+}
+
+async fn top(opts: &TopOptions) -> Result<(), LiveError> {
+    let mut stop = signals::Stop::install().map_err(LiveError::Runtime)?;
     let mut src = Source::open(&opts.scope)?;
     let interactive = io::stdout().is_terminal() && io::stdin().is_terminal();
+    let mut keys = None;
     let _screen = if interactive {
+        keys = Some(Keys::new().map_err(LiveError::Terminal)?);
         Some(Screen::enter().map_err(LiveError::Terminal)?)
     } else {
         // Batch mode: say when the probes are attached, so that a script (or a test) can
@@ -68,11 +112,20 @@ pub fn run(opts: &TopOptions) -> Result<(), LiveError> {
     let mut cgroups = CgroupCache::new(4096);
     let (mut prev, mut cur) = (Agg::new(MAX_GROUPS), Agg::new(MAX_GROUPS));
     let (mut prev_start, mut cur_start) = (Instant::now(), Instant::now());
-    let mut ticker = Ticker::new(TICK);
+    let mut pacer = Pacer::new();
     let mut redraw = Every::new(Duration::from_secs(1));
     let mut frames = 0u64;
-    while !signals::stopping() {
-        ticker.wait();
+    loop {
+        let input = async {
+            match keys.as_mut() {
+                Some(k) => k.ready().await,
+                None => std::future::pending().await,
+            }
+        };
+        let wake = pacer.wait(&mut src, &mut stop, input).await?;
+        if wake == Wake::Stop {
+            break;
+        }
         for r in src.poll() {
             let cg = match (view.group_by, r.ppid) {
                 (GroupBy::Cgroup, Some(pp)) => Some(cgroups.of(pp).to_string()),
@@ -81,6 +134,9 @@ pub fn run(opts: &TopOptions) -> Result<(), LiveError> {
             cur.add(&view.group_by.key(&r, cg.as_deref()), &r);
         }
         let mut draw = redraw.due();
+        if keys.as_ref().is_some_and(|k| k.closed) {
+            break;
+        }
         if interactive {
             match read_keys(&mut view).map_err(LiveError::Terminal)? {
                 Action::Quit => break,
