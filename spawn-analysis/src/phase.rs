@@ -27,63 +27,69 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// One phase of a spawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
+/// Defines [`Phase`] from one list: the variants with their docs and names, [`Phase::ALL`]
+/// in list order, and [`Phase::name`].
+macro_rules! phases {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// One phase of a spawn.
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
+        #[serde(rename_all = "snake_case")]
+        pub enum Phase {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Phase {
+            /// Every phase, main phases each followed by their sub-phases (the JSON key order).
+            pub const ALL: [Phase; [$(Phase::$variant),*].len()] = [$(Phase::$variant),*];
+
+            /// The name in JSON keys, CSV headers, metric labels and tables.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Phase::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+phases! {
     /// The parent, from spawn-fast's entry mark to the clone syscall (only with `--prep`).
-    Prep,
+    Prep = "prep",
     /// The clone syscall copying the parent (mm, files, signal handlers...).
-    Copy,
+    Copy = "copy",
     /// From the child's creation to its first run on a CPU.
-    Queue,
+    Queue = "queue",
     /// The child's own work before exec (dup2, close, signal resets...).
-    Setup,
+    Setup = "setup",
     /// The exec syscall, from entry to return in the new image.
-    Exec,
+    Exec = "exec",
     /// Failed exec attempts before the successful one (a shell trying each PATH entry).
-    ExecRetry,
+    ExecRetry = "exec_retry",
     /// Finding and opening the file, and reading its header.
-    ExecOpen,
+    ExecOpen = "exec_open",
     /// Tearing down the old address space.
-    ExecTeardown,
+    ExecTeardown = "exec_teardown",
     /// Mapping the new image (ELF loading).
-    ExecLoad,
+    ExecLoad = "exec_load",
     /// From the new image's mapping to the syscall's return (credentials, auxv, stack).
-    ExecFinish,
+    ExecFinish = "exec_finish",
     /// From exec's return to `main`.
-    Startup,
+    Startup = "startup",
     /// The dynamic loader: mapping and relocating libraries.
-    StartupLoader,
+    StartupLoader = "startup_loader",
     /// libc and constructors up to `main`.
-    StartupInit,
+    StartupInit = "startup_init",
     /// The program's own work, from `main` to its exit.
-    Run,
+    Run = "run",
     /// From the child's exit to its reaping by the parent.
-    Reap,
+    Reap = "reap",
 }
 
 use Phase::*;
 
 impl Phase {
-    /// Every phase, main phases each followed by their sub-phases (the JSON key order).
-    pub const ALL: [Phase; 15] = [
-        Prep,
-        Copy,
-        Queue,
-        Setup,
-        Exec,
-        ExecRetry,
-        ExecOpen,
-        ExecTeardown,
-        ExecLoad,
-        ExecFinish,
-        Startup,
-        StartupLoader,
-        StartupInit,
-        Run,
-        Reap,
-    ];
     /// The main phases in time order: together they cover a spawn without gaps or overlap.
     pub const MAIN: [Phase; 8] = [Prep, Copy, Queue, Setup, Exec, Startup, Run, Reap];
     /// The finest split in time order: main phases, with `exec` and `startup` replaced by
@@ -105,27 +111,6 @@ impl Phase {
     ];
     /// The main phases that are the cost of spawning, as opposed to the program's own `run`.
     pub const SPAWN: [Phase; 7] = [Prep, Copy, Queue, Setup, Exec, Startup, Reap];
-
-    /// The name in JSON keys, CSV headers, metric labels and tables.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Prep => "prep",
-            Copy => "copy",
-            Queue => "queue",
-            Setup => "setup",
-            Exec => "exec",
-            ExecRetry => "exec_retry",
-            ExecOpen => "exec_open",
-            ExecTeardown => "exec_teardown",
-            ExecLoad => "exec_load",
-            ExecFinish => "exec_finish",
-            Startup => "startup",
-            StartupLoader => "startup_loader",
-            StartupInit => "startup_init",
-            Run => "run",
-            Reap => "reap",
-        }
-    }
 
     /// The main phase a sub-phase belongs to (`None` for a main phase).
     pub const fn parent(self) -> Option<Phase> {

@@ -112,6 +112,21 @@ pub struct ExecInfo {
     pub final_filename: Option<String>,
 }
 
+#[cfg(test)]
+impl ExecInfo {
+    /// One successful exec of `filename`, with no attempts listed (for tests).
+    pub(crate) fn ok(filename: &str) -> Self {
+        ExecInfo {
+            filename: filename.into(),
+            ret: Some(0),
+            errno_name: None,
+            attempts: Vec::new(),
+            execs: 1,
+            final_filename: None,
+        }
+    }
+}
+
 /// Spans of one spawn, one field per [`Phase`] (the field names are the phases' JSON keys,
 /// checked by a test against [`Phase::name`]). The main phases follow one another without
 /// gaps, so when all are present they sum to `t_end - t_start`.

@@ -59,6 +59,31 @@ pub struct Child {
 }
 
 impl Child {
+    /// A child that was just spawned (now is its `t_spawned_ns`), with the parent's ends of
+    /// its piped stdin, stdout and stderr.
+    pub(crate) fn spawned(
+        pid: libc::pid_t,
+        pidfd: Option<OwnedFd>,
+        handle: Handle,
+        t_enter_ns: u64,
+        [stdin, stdout, stderr]: [Option<File>; 3],
+    ) -> Child {
+        Child {
+            pid,
+            pidfd: pidfd.map(OnceLock::from).unwrap_or_default(),
+            handle,
+            status: None,
+            timing: Timing {
+                t_enter_ns,
+                t_spawned_ns: monotonic_ns(),
+                t_reaped_ns: None,
+            },
+            stdin,
+            stdout,
+            stderr,
+        }
+    }
+
     /// The child's pid (in the caller's pid namespace).
     pub fn id(&self) -> u32 {
         self.pid as u32

@@ -126,26 +126,8 @@ pub(crate) unsafe fn exec_child(ctx: &ChildCtx) -> c_int {
     }
 
     reset_signals(p.flags & F_RESET_SIGNALS != 0, ctx.handlers);
-    if p.ignore != 0 {
-        let ign = KSigaction {
-            handler: SIG_IGN,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
-        };
-        for sig in (1..=64usize).filter(|s| p.ignore & (1 << (s - 1)) != 0) {
-            // SAFETY: installs SIG_IGN from a local struct.
-            unsafe {
-                sys(
-                    libc::SYS_rt_sigaction,
-                    sig,
-                    &ign as *const _ as usize,
-                    0,
-                    8,
-                    0,
-                )
-            };
-        }
+    for sig in (1..=64usize).filter(|s| p.ignore & (1 << (s - 1)) != 0) {
+        set_handler(sig, SIG_IGN);
     }
 
     if p.flags & F_SETSID != 0 {
@@ -304,7 +286,7 @@ pub(crate) unsafe fn exec_child(ctx: &ChildCtx) -> c_int {
 /// read and the reset. Without /proc it falls back to asking.
 fn reset_signals(reset_ignored: bool, handlers: Handlers) {
     if !reset_ignored && handlers != Handlers::Shared {
-        set_default(libc::SIGPIPE as usize);
+        set_handler(libc::SIGPIPE as usize, SIG_DFL);
         return;
     }
     // From here on every signal is a candidate: caught ones may need resetting (shared
@@ -322,29 +304,53 @@ fn reset_signals(reset_ignored: bool, handlers: Handlers) {
         let ignored_to_reset =
             ignored & bit != 0 && (reset_ignored || sig == libc::SIGPIPE as usize);
         if is_caught || ignored_to_reset {
-            set_default(sig);
+            set_handler(sig, SIG_DFL);
         }
     }
 }
 
-fn set_default(sig: usize) {
-    let dfl = KSigaction {
-        handler: SIG_DFL,
+/// Gives `sig` the disposition `handler` (`SIG_DFL` or `SIG_IGN`), with no flags or mask.
+fn set_handler(sig: usize, handler: usize) {
+    let act = KSigaction {
+        handler,
         flags: 0,
         restorer: 0,
         mask: 0,
     };
-    // SAFETY: installs SIG_DFL from a local struct.
+    // SAFETY: installs the disposition from a local struct of the kernel's layout.
     unsafe {
         sys(
             libc::SYS_rt_sigaction,
             sig,
-            &dfl as *const _ as usize,
+            &act as *const _ as usize,
             0,
             8,
             0,
         )
     };
+}
+
+/// The handler `sig` has now (`SIG_DFL`, `SIG_IGN` or a function's address); `None` when the
+/// kernel refuses the query.
+fn handler_of(sig: usize) -> Option<usize> {
+    let mut old = KSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: reads the disposition into a local struct of the kernel's layout.
+    let r = unsafe {
+        sys(
+            libc::SYS_rt_sigaction,
+            sig,
+            0,
+            &mut old as *mut _ as usize,
+            8,
+            0,
+        )
+    };
+    (r >= 0).then_some(old.handler)
 }
 
 /// (SigIgn, SigCgt) of the calling process from /proc/self/status, read into a stack buffer
@@ -419,31 +425,14 @@ fn reset_signals_by_query(reset_ignored: bool) {
         if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize {
             continue;
         }
-        let mut old = KSigaction {
-            handler: 0,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
-        };
-        // SAFETY: reads the disposition into a local struct of the kernel's layout.
-        let r = unsafe {
-            sys(
-                libc::SYS_rt_sigaction,
-                sig,
-                0,
-                &mut old as *mut _ as usize,
-                8,
-                0,
-            )
-        };
-        if r < 0 {
+        let Some(handler) = handler_of(sig) else {
             continue;
-        }
-        let caught = old.handler != SIG_DFL && old.handler != SIG_IGN;
+        };
+        let caught = handler != SIG_DFL && handler != SIG_IGN;
         let ignored_to_reset =
-            old.handler == SIG_IGN && (reset_ignored || sig == libc::SIGPIPE as usize);
+            handler == SIG_IGN && (reset_ignored || sig == libc::SIGPIPE as usize);
         if caught || ignored_to_reset {
-            set_default(sig);
+            set_handler(sig, SIG_DFL);
         }
     }
 }
@@ -474,29 +463,12 @@ SigBlk:\t0000000000000000\nSigIgn:\t0000000000001000\nSigCgt:\t0000000180000a00\
     fn sets_match_the_kernels_dispositions() {
         let (ign, cgt) = signal_sets().expect("/proc/self/status readable");
         for sig in 1..=64usize {
-            let mut old = KSigaction {
-                handler: 0,
-                flags: 0,
-                restorer: 0,
-                mask: 0,
-            };
-            // SAFETY: reads a disposition into a local struct.
-            let r = unsafe {
-                sys(
-                    libc::SYS_rt_sigaction,
-                    sig,
-                    0,
-                    &mut old as *mut _ as usize,
-                    8,
-                    0,
-                )
-            };
-            if r < 0 {
+            let Some(handler) = handler_of(sig) else {
                 continue;
-            }
+            };
             let bit = 1u64 << (sig - 1);
-            assert_eq!(old.handler == SIG_IGN, ign & bit != 0, "SIG_IGN of {sig}");
-            let caught = old.handler != SIG_IGN && old.handler != SIG_DFL;
+            assert_eq!(handler == SIG_IGN, ign & bit != 0, "SIG_IGN of {sig}");
+            let caught = handler != SIG_IGN && handler != SIG_DFL;
             assert_eq!(caught, cgt & bit != 0, "caught {sig}");
         }
     }

@@ -1,7 +1,7 @@
 //! The `Command` builder and `Stdio`.
 
 use crate::child::{Child, Handle, Output};
-use crate::marks::{self, Timing};
+use crate::marks;
 use crate::plan::{CStrArray, Envp, Plan, Program, resolve, to_cstring};
 use crate::raw_plan::{self, F_GID, F_PGROUP, F_RESET_SIGNALS, F_SETSID, F_SIGMASK, F_UID};
 use crate::strategy::Strategy;
@@ -14,7 +14,6 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::OnceLock;
 
 /// What a child's stdin/stdout/stderr is connected to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +57,27 @@ pub(crate) struct StdioSetup {
     pub maps: Vec<(RawFd, RawFd)>,
     pub keep: Vec<OwnedFd>,
     pub ends: [Option<File>; 3],
+}
+
+/// Spawns `plan` by `strategy` (already resolved: never `Auto`; `Warm` from `image` when one
+/// is given): the child's pid, its pidfd when the strategy made one, and how to wait for it.
+pub(crate) fn spawn_plan(
+    plan: &Plan,
+    strategy: Strategy,
+    close_others: bool,
+    image: Option<&crate::warm::Image>,
+) -> io::Result<(libc::pid_t, Option<OwnedFd>, Handle)> {
+    let raw = plan.raw();
+    Ok(if strategy == Strategy::Warm {
+        let s = crate::warm::spawn(&plan.program, &raw, close_others, image)?;
+        (s.pid, s.pidfd, Handle::Direct)
+    } else if strategy == Strategy::Zygote {
+        let z = crate::zygote::spawn(&raw)?;
+        (z.pid, Some(z.pidfd), Handle::Zygote { status: z.status })
+    } else {
+        let s = crate::spawn::spawn_direct(strategy, &raw, false)?;
+        (s.pid, s.pidfd, Handle::Direct)
+    })
 }
 
 impl Command {
@@ -304,38 +324,14 @@ impl Command {
         self.validate()?;
         let stdio = self.setup_stdio(defaults)?;
         let plan = self.plan(&stdio.maps)?;
-        let raw = plan.raw();
         let strategy = match (self.strategy, image) {
             (_, Some(_)) => Strategy::Warm,
             (Strategy::Auto, None) => crate::spawn::auto_direct(),
             (s, None) => s,
         };
-        let (pid, pidfd, handle) = if strategy == Strategy::Warm {
-            let s = crate::warm::spawn(&plan.program, &raw, self.close_other_fds, image)?;
-            (s.pid, s.pidfd, Handle::Direct)
-        } else if strategy == Strategy::Zygote {
-            let z = crate::zygote::spawn(&raw)?;
-            (z.pid, Some(z.pidfd), Handle::Zygote { status: z.status })
-        } else {
-            let s = crate::spawn::spawn_direct(strategy, &raw, false)?;
-            (s.pid, s.pidfd, Handle::Direct)
-        };
+        let (pid, pidfd, handle) = spawn_plan(&plan, strategy, self.close_other_fds, image)?;
         drop(stdio.keep);
-        let [stdin, stdout, stderr] = stdio.ends;
-        Ok(Child {
-            pid,
-            pidfd: pidfd.map(OnceLock::from).unwrap_or_default(),
-            handle,
-            status: None,
-            timing: Timing {
-                t_enter_ns,
-                t_spawned_ns: monotonic_ns(),
-                t_reaped_ns: None,
-            },
-            stdin,
-            stdout,
-            stderr,
-        })
+        Ok(Child::spawned(pid, pidfd, handle, t_enter_ns, stdio.ends))
     }
 
     /// Rejects NUL bytes anywhere before anything is spawned.

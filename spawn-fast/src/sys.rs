@@ -6,9 +6,23 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 // Why assembly: a child created with CLONE_VM on a new stack (clone3) or sharing the parent's
 // stack (vfork) must never return through compiler-generated Rust frames, and Rust has no
-// `returns_twice` attribute. Each stub calls `f(arg)` in the child and exits with its result,
-// so the child never returns from the stub; the parent returns normally with the syscall result.
+// `returns_twice` attribute. Each stub calls `f(arg)` in the child and exits with its result
+// (the shared tail `spawn_fast_child_tail`), so the child never returns from the stub; the
+// parent returns normally with the syscall result.
 core::arch::global_asm!(
+    // The child's side of every stub: r8 = f, r9 = arg. Calls f(arg) on an aligned stack and
+    // exits the thread with its result.
+    ".type spawn_fast_child_tail,@function",
+    "spawn_fast_child_tail:",
+    "    and rsp, -16",
+    "    mov rdi, r9",
+    "    call r8",
+    "    mov edi, eax",
+    "    mov eax, 231",
+    "    syscall",
+    "    ud2",
+    ".size spawn_fast_child_tail, .-spawn_fast_child_tail",
+    "",
     ".globl spawn_fast_clone3_run",
     ".type spawn_fast_clone3_run,@function",
     "spawn_fast_clone3_run:",
@@ -22,13 +36,7 @@ core::arch::global_asm!(
     "    ret",
     "2:",
     "    xor ebp, ebp",
-    "    and rsp, -16",
-    "    mov rdi, r9",
-    "    call r8",
-    "    mov edi, eax",
-    "    mov eax, 231",
-    "    syscall",
-    "    ud2",
+    "    jmp spawn_fast_child_tail",
     ".size spawn_fast_clone3_run, .-spawn_fast_clone3_run",
     "",
     ".globl spawn_fast_vfork_run",
@@ -41,16 +49,8 @@ core::arch::global_asm!(
     "    mov eax, 58",
     "    syscall",
     "    test rax, rax",
-    "    jz 3f",
+    "    jz spawn_fast_child_tail",
     "    ret",
-    "3:",
-    "    and rsp, -16",
-    "    mov rdi, r9",
-    "    call r8",
-    "    mov edi, eax",
-    "    mov eax, 231",
-    "    syscall",
-    "    ud2",
     ".size spawn_fast_vfork_run, .-spawn_fast_vfork_run",
     "",
     ".globl spawn_fast_clone_run",
@@ -70,16 +70,8 @@ core::arch::global_asm!(
     "    mov eax, 56",
     "    syscall",
     "    test rax, rax",
-    "    jz 4f",
+    "    jz spawn_fast_child_tail",
     "    ret",
-    "4:",
-    "    and rsp, -16",
-    "    mov rdi, r9",
-    "    call r8",
-    "    mov edi, eax",
-    "    mov eax, 231",
-    "    syscall",
-    "    ud2",
     ".size spawn_fast_clone_run, .-spawn_fast_clone_run",
 );
 

@@ -1,14 +1,13 @@
 //! `Template`: a command prepared once for many spawns.
 
-use crate::child::{Child, Handle};
-use crate::command::{Command, Stdio};
-use crate::marks::{self, Timing};
+use crate::child::Child;
+use crate::command::{Command, Stdio, spawn_plan};
+use crate::marks;
 use crate::plan::Plan;
 use crate::strategy::Strategy;
 use crate::sys::monotonic_ns;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::OnceLock;
 
 /// A program prepared once for repeated spawns: PATH resolved, O_PATH fd held, argv/envp arrays
 /// built, fd plan computed. The user-space analogue of the kernel's spawn-templates proposal.
@@ -82,32 +81,15 @@ impl Template {
     }
 
     fn spawn_inner(&self, t_enter_ns: u64) -> io::Result<Child> {
-        let raw = self.plan.raw();
-        let (pid, pidfd, handle) = if self.strategy == Strategy::Warm {
-            let close_others = !self.plan.gaps.is_empty();
-            let s = crate::warm::spawn(&self.plan.program, &raw, close_others, None)?;
-            (s.pid, s.pidfd, Handle::Direct)
-        } else if self.strategy == Strategy::Zygote {
-            let z = crate::zygote::spawn(&raw)?;
-            (z.pid, Some(z.pidfd), Handle::Zygote { status: z.status })
-        } else {
-            let s = crate::spawn::spawn_direct(self.strategy, &raw, false)?;
-            (s.pid, s.pidfd, Handle::Direct)
-        };
-        Ok(Child {
+        let close_others = !self.plan.gaps.is_empty();
+        let (pid, pidfd, handle) = spawn_plan(&self.plan, self.strategy, close_others, None)?;
+        Ok(Child::spawned(
             pid,
-            pidfd: pidfd.map(OnceLock::from).unwrap_or_default(),
+            pidfd,
             handle,
-            status: None,
-            timing: Timing {
-                t_enter_ns,
-                t_spawned_ns: monotonic_ns(),
-                t_reaped_ns: None,
-            },
-            stdin: None,
-            stdout: None,
-            stderr: None,
-        })
+            t_enter_ns,
+            [None, None, None],
+        ))
     }
 }
 

@@ -53,6 +53,14 @@ fn sh(script: &str) -> Spec {
     }
 }
 
+/// `prog` run with no arguments.
+fn prog(prog: impl Into<String>) -> Spec {
+    Spec {
+        prog: prog.into(),
+        ..Default::default()
+    }
+}
+
 fn io_fast(i: Io) -> Option<Stdio> {
     match i {
         Io::Null => Some(Stdio::Null),
@@ -67,34 +75,73 @@ fn classify(e: std::io::Error) -> Outcome {
     }
 }
 
+/// Applies what both builders spell alike (spawn-fast's `Command` follows std's names):
+/// arguments, environment, cwd, stdin and stdout (`$io` maps an [`Io`]), process group and ids.
+macro_rules! configure {
+    ($c:expr, $spec:expr, $io:expr) => {{
+        let (c, spec) = (&mut $c, $spec);
+        c.args(&spec.args);
+        if spec.clear {
+            c.env_clear();
+        }
+        for (k, v) in &spec.env {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        if let Some(d) = spec.cwd {
+            c.current_dir(d);
+        }
+        if let Some(i) = spec.stdin.and_then($io) {
+            c.stdin(i);
+        }
+        if let Some(o) = spec.stdout.and_then($io) {
+            c.stdout(o);
+        }
+        if spec.pgroup {
+            c.process_group(0);
+        }
+        if let Some((u, g)) = spec.ids {
+            c.uid(u).gid(g);
+        }
+    }};
+}
+
+/// Runs a configured builder to its output: with `stdin_data`, every stream piped (`$piped`)
+/// and the data written to stdin; otherwise `output()`.
+macro_rules! output {
+    ($c:expr, $spec:expr, $piped:expr) => {{
+        let (c, spec) = (&mut $c, $spec);
+        if let Some(data) = spec.stdin_data {
+            c.stdin($piped).stdout($piped).stderr($piped);
+            c.spawn().and_then(|mut ch| {
+                ch.stdin.take().unwrap().write_all(data)?;
+                ch.wait_with_output()
+            })
+        } else {
+            c.output()
+        }
+    }};
+}
+
+/// What a run gave: its status and output, or how the spawn failed.
+fn outcome(out: std::io::Result<(ExitStatus, Vec<u8>, Vec<u8>)>) -> Outcome {
+    match out {
+        Ok((status, stdout, stderr)) => Outcome::Ran {
+            status,
+            stdout: String::from_utf8_lossy(&stdout).into(),
+            stderr: String::from_utf8_lossy(&stderr).into(),
+        },
+        Err(e) => classify(e),
+    }
+}
+
 fn run_fast(spec: &Spec, s: Strategy) -> Outcome {
     let mut c = Command::new(&spec.prog);
-    c.args(&spec.args).strategy(s);
-    if spec.clear {
-        c.env_clear();
-    }
-    for (k, v) in &spec.env {
-        match v {
-            Some(v) => c.env(k, v),
-            None => c.env_remove(k),
-        };
-    }
-    if let Some(d) = spec.cwd {
-        c.current_dir(d);
-    }
-    if let Some(i) = spec.stdin.and_then(io_fast) {
-        c.stdin(i);
-    }
-    if let Some(o) = spec.stdout.and_then(io_fast) {
-        c.stdout(o);
-    }
-    if spec.pgroup {
-        c.process_group(0);
-    }
+    c.strategy(s);
+    configure!(c, spec, io_fast);
     c.setsid(spec.setsid);
-    if let Some((u, g)) = spec.ids {
-        c.uid(u).gid(g);
-    }
     for &(p, ch) in &spec.maps {
         c.map_fd(p, ch);
     }
@@ -103,25 +150,7 @@ fn run_fast(spec: &Spec, s: Strategy) -> Outcome {
     if let Some(m) = &spec.mask {
         c.signal_mask(m);
     }
-    let out = if let Some(data) = spec.stdin_data {
-        c.stdin(Stdio::Piped)
-            .stdout(Stdio::Piped)
-            .stderr(Stdio::Piped);
-        c.spawn().and_then(|mut ch| {
-            ch.stdin.take().unwrap().write_all(data)?;
-            ch.wait_with_output()
-        })
-    } else {
-        c.output()
-    };
-    match out {
-        Ok(o) => Outcome::Ran {
-            status: o.status,
-            stdout: String::from_utf8_lossy(&o.stdout).into(),
-            stderr: String::from_utf8_lossy(&o.stderr).into(),
-        },
-        Err(e) => classify(e),
-    }
+    outcome(output!(c, spec, Stdio::Piped).map(|o| (o.status, o.stdout, o.stderr)))
 }
 
 fn io_std(i: Io) -> Option<std::process::Stdio> {
@@ -141,50 +170,9 @@ fn run_std(spec: &Spec) -> Option<Outcome> {
         return None;
     }
     let mut c = std::process::Command::new(&spec.prog);
-    c.args(&spec.args);
-    if spec.clear {
-        c.env_clear();
-    }
-    for (k, v) in &spec.env {
-        match v {
-            Some(v) => c.env(k, v),
-            None => c.env_remove(k),
-        };
-    }
-    if let Some(d) = spec.cwd {
-        c.current_dir(d);
-    }
-    if let Some(i) = spec.stdin.and_then(io_std) {
-        c.stdin(i);
-    }
-    if let Some(o) = spec.stdout.and_then(io_std) {
-        c.stdout(o);
-    }
-    if spec.pgroup {
-        c.process_group(0);
-    }
-    if let Some((u, g)) = spec.ids {
-        c.uid(u).gid(g);
-    }
-    let out = if let Some(data) = spec.stdin_data {
-        c.stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        c.spawn().and_then(|mut ch| {
-            ch.stdin.take().unwrap().write_all(data)?;
-            ch.wait_with_output()
-        })
-    } else {
-        c.output()
-    };
-    Some(match out {
-        Ok(o) => Outcome::Ran {
-            status: o.status.into(),
-            stdout: String::from_utf8_lossy(&o.stdout).into(),
-            stderr: String::from_utf8_lossy(&o.stderr).into(),
-        },
-        Err(e) => classify(e),
-    })
+    configure!(c, spec, io_std);
+    let out = output!(c, spec, std::process::Stdio::piped());
+    Some(outcome(out.map(|o| (o.status.into(), o.stdout, o.stderr))))
 }
 
 fn ran(code: i32, stdout: &str) -> Outcome {
@@ -229,10 +217,7 @@ fn exit_codes() {
     // Warm parks dynamically linked glibc programs only: it refuses, never runs differently.
     check(
         "static exit0",
-        Spec {
-            prog: spawn_fast::children::EXIT0.into(),
-            ..Default::default()
-        },
+        prog(spawn_fast::children::EXIT0),
         |s| match s {
             Some(Strategy::Warm) => Outcome::Unsupported,
             _ => ran(0, ""),
@@ -259,17 +244,15 @@ fn env_handling() {
     s.env = vec![("HOME", None)];
     check("env remove", s, |_| ran(0, "unset\n"));
     let s = Spec {
-        prog: "/usr/bin/env".into(),
         clear: true,
         env: vec![("SF_B", Some("2"))],
-        ..Default::default()
+        ..prog("/usr/bin/env")
     };
     check("env clear", s, |_| ran(0, "SF_B=2\n"));
     let s = Spec {
-        prog: "env".into(),
         clear: true,
         env: vec![("PATH", Some("/usr/bin:/bin"))],
-        ..Default::default()
+        ..prog("env")
     };
     check("PATH lookup with the child's PATH", s, |_| {
         ran(0, "PATH=/usr/bin:/bin\n")
@@ -417,40 +400,20 @@ fn close_other_fds() {
 
 #[test]
 fn exec_errors() {
-    check(
-        "ENOENT",
-        Spec {
-            prog: "/nonexistent/prog".into(),
-            ..Default::default()
-        },
-        |_| Outcome::Errno(libc::ENOENT),
-    );
+    check("ENOENT", prog("/nonexistent/prog"), |_| {
+        Outcome::Errno(libc::ENOENT)
+    });
     check(
         "ENOENT via PATH",
-        Spec {
-            prog: "no-such-program-spawn-fast".into(),
-            ..Default::default()
-        },
+        prog("no-such-program-spawn-fast"),
         |_| Outcome::Errno(libc::ENOENT),
     );
-    let noexec = fixture("noexec.sh");
-    check(
-        "EACCES",
-        Spec {
-            prog: noexec.clone(),
-            ..Default::default()
-        },
-        |_| Outcome::Errno(libc::EACCES),
-    );
-    let garbage = fixture("garbage");
-    check(
-        "ENOEXEC",
-        Spec {
-            prog: garbage.clone(),
-            ..Default::default()
-        },
-        |_| Outcome::Errno(libc::ENOEXEC),
-    );
+    check("EACCES", prog(fixture("noexec.sh")), |_| {
+        Outcome::Errno(libc::EACCES)
+    });
+    check("ENOEXEC", prog(fixture("garbage")), |_| {
+        Outcome::Errno(libc::ENOEXEC)
+    });
     let huge = "x".repeat(200 * 1024);
     let s = Spec {
         prog: "/bin/true".into(),
@@ -471,14 +434,7 @@ fn nul_bytes_rejected_before_spawn() {
         },
         |_| Outcome::Invalid,
     );
-    check(
-        "nul in program",
-        Spec {
-            prog: "/bin/tr\0ue".into(),
-            ..Default::default()
-        },
-        |_| Outcome::Invalid,
-    );
+    check("nul in program", prog("/bin/tr\0ue"), |_| Outcome::Invalid);
     let mut s = sh("true");
     s.env = vec![("SF_NUL", Some("a\0b"))];
     check("nul in env", s, |_| Outcome::Invalid);

@@ -224,25 +224,26 @@ format:
 \tfield:pid_t child_pid;\toffset:44;\tsize:4;\tsigned:1;
 ";
 
+    /// Parses a `sched_process_fork` format and checks the offsets of `parent_pid` and
+    /// `child_pid` and the type and size of the comm field `comm`.
+    #[track_caller]
+    fn check_fork(format: &str, pids: (u32, u32), comm: &str, ctype: &str, size: u32) {
+        let f = parse_format(format).unwrap();
+        assert_eq!(f.len(), 8);
+        assert_eq!(offset_of(&f, "parent_pid"), Some(pids.0));
+        assert_eq!(offset_of(&f, "child_pid"), Some(pids.1));
+        let comm = f.iter().find(|f| f.name == comm).unwrap();
+        assert_eq!((comm.ctype.as_str(), comm.size), (ctype, size));
+    }
+
     #[test]
     fn parses_6_18_data_loc_layout() {
-        let f = parse_format(FORK_6_18).unwrap();
-        assert_eq!(f.len(), 8);
-        assert_eq!(offset_of(&f, "parent_pid"), Some(12));
-        assert_eq!(offset_of(&f, "child_pid"), Some(20));
-        let comm = f.iter().find(|f| f.name == "parent_comm").unwrap();
-        assert_eq!(comm.ctype, "__data_loc char[]");
-        assert_eq!(comm.size, 4);
+        check_fork(FORK_6_18, (12, 20), "parent_comm", "__data_loc char[]", 4);
     }
 
     #[test]
     fn parses_older_inline_comm_layout() {
-        let f = parse_format(FORK_OLD).unwrap();
-        assert_eq!(offset_of(&f, "parent_pid"), Some(24));
-        assert_eq!(offset_of(&f, "child_pid"), Some(44));
-        let comm = f.iter().find(|f| f.name == "child_comm").unwrap();
-        assert_eq!(comm.ctype, "char[16]");
-        assert_eq!(comm.size, 16);
+        check_fork(FORK_OLD, (24, 44), "child_comm", "char[16]", 16);
     }
 
     #[test]

@@ -213,8 +213,7 @@ fn kubepods_container_in_its_own_pid_namespace() {
     let _ = top.kill();
     let _ = top.wait();
 
-    let (code, stderr) = by_container.stop();
-    assert_eq!(code, Some(0), "{stderr}");
+    let stderr = by_container.stop_ok();
     let recs = records(&json);
     let t = trues(&recs);
     assert_eq!(t.len(), 10, "{stderr}\n{recs:#?}");
@@ -236,8 +235,7 @@ fn kubepods_container_in_its_own_pid_namespace() {
     assert!(t.iter().all(|r| r["pid"] != r["ns_pid"]));
     let spawned = recs.iter().filter(|r| !r["ppid"].is_null()).count();
 
-    let (code, stderr) = by_pod.stop();
-    assert_eq!(code, Some(0), "{stderr}");
+    let stderr = by_pod.stop_ok();
     let rows = csv_rows(&csv);
     let csv_trues: Vec<_> = rows
         .iter()
@@ -264,8 +262,7 @@ fn kubepods_container_in_its_own_pid_namespace() {
         "scrape: {:?}",
         live::http_get(port, "/metrics")
     );
-    let (code, stderr) = serve.stop();
-    assert_eq!(code, Some(0), "{stderr}");
+    serve.stop_ok();
 }
 
 #[test]
@@ -296,8 +293,7 @@ fn docker_and_systemd_shaped_cgroups() {
     };
     run_in(&docker, "/bin/true");
     run_in(&unit, "/bin/echo >/dev/null");
-    let (code, stderr) = bg.stop();
-    assert_eq!(code, Some(0), "{stderr}");
+    bg.stop_ok();
     let recs = records(&out);
     let t = trues(&recs);
     let in_docker: Vec<_> = t.iter().filter(|r| r["container"]["id"] == ID2).collect();

@@ -4,7 +4,7 @@
 //! volume). Only counts, identities and orderings are asserted: timings move with load.
 mod common;
 
-use common::{capable, exit0, lost_events, spawnprof_path, trace_json};
+use common::{capable, exit0, lost_events, spawnprof_path, trace_json, trace_workload};
 use serde_json::Value;
 
 fn exec_records(records: &[Value], filename: &str) -> Vec<Value> {
@@ -25,24 +25,18 @@ fn phase(r: &Value, name: &str) -> f64 {
 /// before exec, the parent `m` pages after the fork.
 fn fork_touch(rss: &str, k: usize, m: usize) -> Vec<Value> {
     let (k, m) = (k.to_string(), m.to_string());
-    let t = trace_json(
-        &[],
-        &[
-            spawnprof_path(),
-            "workload",
-            "--count",
-            "5",
-            "--parent-rss",
-            rss,
-            "--child-touch",
-            &k,
-            "--parent-touch",
-            &m,
-            "--",
-            exit0(),
-        ],
-    );
-    assert_eq!(t.code, Some(0), "stderr: {}", t.stderr);
+    let workload = [
+        "--count",
+        "5",
+        "--parent-rss",
+        rss,
+        "--child-touch",
+        &k,
+        "--parent-touch",
+        &m,
+    ];
+    let t = trace_workload(&[], &workload, exit0());
+    t.assert_ok();
     let recs = exec_records(&t.records, exit0());
     assert_eq!(recs.len(), 5, "records: {:#?}", t.records);
     recs
@@ -99,27 +93,17 @@ fn vfork_copies_no_memory_from_a_big_parent() {
     if !capable("vfork_copies_no_memory_from_a_big_parent") {
         return;
     }
-    let t = trace_json(
-        &[],
-        &[
-            spawnprof_path(),
-            "workload",
-            "--strategy",
-            "vfork",
-            "--count",
-            "7",
-            "--parent-rss",
-            "256M",
-            "--",
-            exit0(),
-        ],
-    );
-    assert_eq!(t.code, Some(0), "stderr: {}", t.stderr);
-    let recs: Vec<&Value> = t
-        .records
-        .iter()
-        .filter(|r| r["kind"] == "exec" && r["clone_syscall"] == "vfork")
-        .collect();
+    let workload = [
+        "--strategy",
+        "vfork",
+        "--count",
+        "7",
+        "--parent-rss",
+        "256M",
+    ];
+    let t = trace_workload(&[], &workload, exit0());
+    t.assert_ok();
+    let recs = t.records_where(|r| r["kind"] == "exec" && r["clone_syscall"] == "vfork");
     assert_eq!(recs.len(), 7, "records: {:#?}", t.records);
     for r in recs {
         assert_eq!(cow(r, "child_pre_exec"), 0, "{r:#}");
@@ -212,11 +196,7 @@ fn special_spawns_are_recorded_as_such() {
     assert_eq!(root["comm"], "true", "{root:#}");
     // Fork without exec: a subshell.
     let t = trace_json(&[], &["sh", "-c", "(exit 3); true"]);
-    let fork_only: Vec<_> = t
-        .records
-        .iter()
-        .filter(|r| r["kind"] == "fork_only")
-        .collect();
+    let fork_only = t.records_where(|r| r["kind"] == "fork_only");
     assert_eq!(fork_only.len(), 1, "{:#?}", t.records);
     assert_eq!(fork_only[0]["exit_code"], 3, "{:#}", fork_only[0]);
     // A thread is a thread, not a spawn. The interpreter itself, not a version-manager shim
@@ -234,8 +214,8 @@ fn special_spawns_are_recorded_as_such() {
             "import threading; t = threading.Thread(target=lambda: None); t.start(); t.join()",
         ],
     );
-    assert_eq!(t.code, Some(0), "{}", t.stderr);
-    let threads: Vec<_> = t.records.iter().filter(|r| r["kind"] == "thread").collect();
+    t.assert_ok();
+    let threads = t.records_where(|r| r["kind"] == "thread");
     assert_eq!(threads.len(), 1, "{:#?}", t.records);
     assert!(
         t.records.iter().all(|r| r["kind"] != "exec"),
@@ -249,20 +229,9 @@ fn ten_thousand_spawns_are_all_accounted_for() {
     if !capable("ten_thousand_spawns_are_all_accounted_for") {
         return;
     }
-    let t = trace_json(
-        &["--no-faults"],
-        &[
-            spawnprof_path(),
-            "workload",
-            "--strategy",
-            "vfork",
-            "--count",
-            "10000",
-            "--",
-            exit0(),
-        ],
-    );
-    assert_eq!(t.code, Some(0), "{}", t.stderr);
+    let workload = ["--strategy", "vfork", "--count", "10000"];
+    let t = trace_workload(&["--no-faults"], &workload, exit0());
+    t.assert_ok();
     let records = t
         .records
         .iter()

@@ -78,8 +78,7 @@ fn cgroup_filter_sees_only_spawns_inside() {
     // Every event of those spawns is in the ring buffer by now (the shells waited for their
     // children); stopping drains it. Only the interval line needs waiting for.
     bg.wait_for("spawns (");
-    let (code, stderr) = bg.stop();
-    assert_eq!(code, Some(0), "{stderr}");
+    let stderr = bg.stop_ok();
     let recs = records(&out);
     let trues: Vec<&Value> = recs
         .iter()
@@ -134,8 +133,7 @@ fn pid_tree_run(children: bool) -> (u32, Vec<Value>, String) {
     distractor.finish();
     // The shells waited for their children, so every event is in the ring buffer already;
     // stopping drains it.
-    let (code, stderr) = bg.stop();
-    assert_eq!(code, Some(0), "{stderr}");
+    let stderr = bg.stop_ok();
     (tree_pid, records(&out), stderr)
 }
 
@@ -294,8 +292,7 @@ fn prometheus_scrapes_spawn_counters_and_phase_histograms() {
     assert_eq!(v("spawnprof_partial_records_total"), Some(1.0));
     assert!(v("spawnprof_tracer_cpu_seconds_total").is_some_and(|c| c > 0.0));
     assert!(v("sum(spawnprof_faults_total)").is_some_and(|c| c > 0.0));
-    let (code, stderr) = bg.stop();
-    assert_eq!(code, Some(0), "{stderr}");
+    bg.stop_ok();
 }
 
 #[test]
@@ -413,8 +410,7 @@ fn soak_60s_accounts_for_every_spawn_with_flat_memory() {
     let secs = t0.elapsed().as_secs_f64();
     let rss_end = live::rss_kib(sp);
     let cpu = live::cpu_ticks(sp) - cpu0;
-    let (code, stderr) = bg.stop();
-    assert_eq!(code, Some(0), "{stderr}");
+    let stderr = bg.stop_ok();
     let mut recorded = 0u64;
     each_record(&out, |r| {
         if exec_file(&r) == "/bin/true" && r["ppid"].as_u64().is_some_and(|p| shells.contains(&p)) {

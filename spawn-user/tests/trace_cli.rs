@@ -2,7 +2,7 @@
 //! matches what the traced command did.
 mod common;
 
-use common::{by_exec, capable, exit0, spawnprof, spawnprof_path, trace_json};
+use common::{by_exec, capable, exit0, spawnprof, trace_json, trace_workload};
 
 #[test]
 fn shell_children_are_recorded_with_parent_links_and_durations() {
@@ -10,7 +10,7 @@ fn shell_children_are_recorded_with_parent_links_and_durations() {
         return;
     }
     let t = trace_json(&[], &["sh", "-c", "/bin/true; /bin/echo hi >/dev/null"]);
-    assert_eq!(t.code, Some(0), "stderr: {}", t.stderr);
+    t.assert_ok();
     let sh = t
         .records
         .iter()
@@ -46,7 +46,7 @@ fn failed_exec_is_recorded_with_its_errno() {
         return;
     }
     let t = trace_json(&[], &["sh", "-c", "/nonexistent/prog; exit 0"]);
-    assert_eq!(t.code, Some(0), "stderr: {}", t.stderr);
+    t.assert_ok();
     let failed = by_exec(&t.records, "/nonexistent/prog");
     assert_eq!(failed.len(), 1, "records: {:#?}", t.records);
     let attempt = failed[0]["exec"]["attempts"]
@@ -97,7 +97,7 @@ fn probe_stats_count_at_least_the_commands_execs() {
         &["--probe-stats"],
         &["sh", "-c", "/bin/true; /bin/true; /bin/true; exit 0"],
     );
-    assert_eq!(t.code, Some(0), "stderr: {}", t.stderr);
+    t.assert_ok();
     let execs = t.records.iter().filter(|r| r["exec"]["ret"] == 0).count() as u64;
     assert!(execs >= 4, "sh and three /bin/true: {:#?}", t.records);
     // The first of `programs` that has a row: a mark has one program per way to reach it.
@@ -158,23 +158,11 @@ fn fd_execs_are_named_by_the_path_walked_in_the_kernel() {
     assert!(cp.success());
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
     let want = std::fs::canonicalize(&prog).unwrap();
-    let prog_s = prog.to_str().unwrap();
-    let t = trace_json(
-        &[],
-        &[
-            spawnprof_path(),
-            "workload",
-            "--strategy",
-            "fork,vfork,clone3",
-            "--count",
-            "1",
-            "--",
-            prog_s,
-        ],
-    );
+    let workload = ["--strategy", "fork,vfork,clone3", "--count", "1"];
+    let t = trace_workload(&[], &workload, prog.to_str().unwrap());
     std::fs::remove_file(&prog).unwrap();
-    assert_eq!(t.code, Some(0), "stderr: {}", t.stderr);
-    let execs: Vec<_> = t.records.iter().filter(|r| r["kind"] == "exec").collect();
+    t.assert_ok();
+    let execs = t.records_where(|r| r["kind"] == "exec");
     assert_eq!(execs.len(), 3, "records: {:#?}", t.records);
     for r in execs {
         assert_eq!(r["exec"]["filename"], want.to_str().unwrap(), "{r:#}");

@@ -2,7 +2,7 @@
 //! pid reuse, re-parenting to a subreaper, threads, parents already running.
 use spawn_common::{clone_flags as cf, syscall};
 
-use super::synth::{Stream, proc};
+use super::synth::{Stream, all, assert_note, one, proc};
 use super::*;
 use crate::record::SpawnKind;
 
@@ -11,21 +11,8 @@ fn run(s: &Stream, root: Option<u32>) -> Vec<SpawnRecord> {
     if let Some(r) = root {
         a.set_root(r);
     }
-    for e in &s.events {
-        a.push(e.clone());
-    }
+    s.feed(&mut a);
     a.finish()
-}
-
-/// The records of `pid`, in start order.
-fn all(recs: &[SpawnRecord], pid: u32) -> Vec<&SpawnRecord> {
-    recs.iter().filter(|r| r.pid == pid).collect()
-}
-
-fn one(recs: &[SpawnRecord], pid: u32) -> &SpawnRecord {
-    let found = all(recs, pid);
-    assert_eq!(found.len(), 1, "records for {pid}: {recs:#?}");
-    found[0]
 }
 
 /// fork + exec + exit + reap of `child` by `parent`, starting at `t` µs.
@@ -34,8 +21,13 @@ fn spawn(s: &mut Stream, t: u64, parent: u32, child: u32, file: &str, life: u64)
     s.fork(t, proc(parent), child, syscall::CLONE, cf::SIGCHLD, "sh")
         .clone_exit(t + 160, proc(parent), i64::from(child))
         .exec_ok(t + 200, proc(child), file, name, false)
-        .process_exit(t + 200 + life, proc(child), Some(true), name)
-        .wait_exit(t + 210 + life, proc(parent), i64::from(child));
+        .exit_and_reap(
+            t + 200 + life,
+            proc(child),
+            name,
+            t + 210 + life,
+            proc(parent),
+        );
 }
 
 /// `sh -c 'sh -c "true; true"; true'` run by an untraced tracer (pid 1).
@@ -48,11 +40,9 @@ fn nested_shells_link_each_record_to_its_spawner() {
         .exec_ok(1_200, proc(11), "/bin/sh", "sh", false);
     spawn(&mut s, 2_000, 11, 12, "/bin/true", 500);
     spawn(&mut s, 3_000, 11, 13, "/bin/true", 500);
-    s.process_exit(4_000, proc(11), Some(true), "sh")
-        .wait_exit(4_010, proc(10), 11);
+    s.exit_and_reap(4_000, proc(11), "sh", 4_010, proc(10));
     spawn(&mut s, 5_000, 10, 14, "/bin/true", 500);
-    s.process_exit(6_000, proc(10), Some(true), "sh")
-        .wait_exit(6_010, proc(1), 10);
+    s.exit_and_reap(6_000, proc(10), "sh", 6_010, proc(1));
     let recs = run(&s, Some(10));
     assert_eq!(recs.len(), 5, "{recs:#?}");
     let mut ids: Vec<u64> = recs.iter().map(|r| r.id).collect();
@@ -83,10 +73,8 @@ fn pid_reuse_does_not_confuse_lineage() {
         .exec_ok(5_200, proc(21), "/bin/make", "make", false)
         .fork(6_000, proc(21), 20, syscall::FORK, cf::SIGCHLD, "make");
     spawn(&mut s, 7_000, 20, 30, "/bin/cc", 500);
-    s.process_exit(9_000, proc(20), Some(true), "make")
-        .wait_exit(9_010, proc(21), 20)
-        .process_exit(9_500, proc(21), Some(true), "make")
-        .wait_exit(9_510, proc(10), 21);
+    s.exit_and_reap(9_000, proc(20), "make", 9_010, proc(21))
+        .exit_and_reap(9_500, proc(21), "make", 9_510, proc(10));
     let recs = run(&s, Some(10));
     let twenty = all(&recs, 20);
     assert_eq!(twenty.len(), 2, "{recs:#?}");
@@ -107,20 +95,15 @@ fn reparented_grandchild_keeps_its_spawner() {
     s.fork(0, proc(1), 10, syscall::CLONE, cf::SIGCHLD, "spawnprof")
         .fork(1_000, proc(10), 40, syscall::FORK, cf::SIGCHLD, "sh")
         .fork(2_000, proc(40), 41, syscall::FORK, cf::SIGCHLD, "sh")
-        .process_exit(2_500, proc(40), Some(true), "sh")
-        .wait_exit(2_600, proc(10), 40)
+        .exit_and_reap(2_500, proc(40), "sh", 2_600, proc(10))
         .exec_ok(3_000, proc(41), "/bin/true", "true", false)
-        .process_exit(4_000, proc(41), Some(true), "true")
-        .wait_exit(4_100, proc(10), 41);
+        .exit_and_reap(4_000, proc(41), "true", 4_100, proc(10));
     let recs = run(&s, Some(10));
     let (root, mid, grand) = (one(&recs, 10), one(&recs, 40), one(&recs, 41));
     assert_eq!(mid.kind, SpawnKind::ForkOnly);
     assert_eq!((mid.parent_record, mid.depth), (Some(root.id), 1));
     assert_eq!((grand.parent_record, grand.depth), (Some(mid.id), 2));
-    assert!(
-        grand.notes.iter().any(|n| n.contains("reaped by pid 10")),
-        "{grand:#?}"
-    );
+    assert_note(grand, |n| n.contains("reaped by pid 10"));
 }
 
 /// A thread's children belong to its process; the thread itself is a child of the process.
@@ -134,8 +117,7 @@ fn threads_and_partial_parents() {
         .fork(1_000, proc(60), 61, syscall::CLONE, thread_flags, "python3")
         .fork(2_000, (61, 60), 62, syscall::CLONE, cf::SIGCHLD, "python3")
         .exec_ok(2_200, proc(62), "/bin/true", "true", false)
-        .process_exit(3_000, proc(62), Some(true), "true")
-        .wait_exit(3_100, (61, 60), 62)
+        .exit_and_reap(3_000, proc(62), "true", 3_100, (61, 60))
         .process_exit(3_500, (61, 60), Some(false), "python3");
     let recs = run(&s, None);
     let py = one(&recs, 60);
@@ -169,10 +151,7 @@ fn lineage_survives_eviction_of_a_running_parent() {
     recs.extend(a.finish());
     assert!(a.stats().evicted > 0, "{recs:#?}");
     let cron = one(&recs, 10);
-    assert!(
-        cron.notes.iter().any(|n| n.contains("evicted")),
-        "{cron:#?}"
-    );
+    assert_note(cron, |n| n.contains("evicted"));
     for pid in [11, 12] {
         let r = one(&recs, pid);
         assert_eq!((r.parent_record, r.depth), (Some(cron.id), 1), "{r:#?}");

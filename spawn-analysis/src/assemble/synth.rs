@@ -1,7 +1,9 @@
 //! Synthetic event streams for the tests: one method per probe event, times in µs.
 use spawn_common::{FaultTotals, Header, kind, syscall};
 
+use super::{Assembler, AssemblerConfig};
 use crate::decode::RawEvent;
+use crate::record::SpawnRecord;
 
 /// A task as the probes see it: (tid, tgid).
 pub(crate) type Task = (u32, u32);
@@ -21,12 +23,51 @@ fn hdr(kind: u32, t_us: u64, task: Task) -> Header {
     }
 }
 
+/// An assembler with `cfg` that has been pushed every event of `s`, in order.
+pub(crate) fn fed(cfg: AssemblerConfig, s: &Stream) -> Assembler {
+    let mut a = Assembler::with_config(cfg);
+    s.feed(&mut a);
+    a
+}
+
+/// The records of `pid`, in start order.
+pub(crate) fn all(recs: &[SpawnRecord], pid: u32) -> Vec<&SpawnRecord> {
+    recs.iter().filter(|r| r.pid == pid).collect()
+}
+
+/// The one record of `pid`.
+#[track_caller]
+pub(crate) fn one(recs: &[SpawnRecord], pid: u32) -> &SpawnRecord {
+    let found = all(recs, pid);
+    assert_eq!(found.len(), 1, "records for {pid}: {recs:#?}");
+    found[0]
+}
+
+/// Asserts that some note of `r` satisfies `pred`.
+#[track_caller]
+pub(crate) fn assert_note(r: &SpawnRecord, pred: impl Fn(&str) -> bool) {
+    assert!(r.notes.iter().any(|n| pred(n)), "{:?}", r.notes);
+}
+
+/// Asserts that no note of `r` satisfies `pred`.
+#[track_caller]
+pub(crate) fn assert_no_note(r: &SpawnRecord, pred: impl Fn(&str) -> bool) {
+    assert!(r.notes.iter().all(|n| !pred(n)), "{:?}", r.notes);
+}
+
 #[derive(Default)]
 pub(crate) struct Stream {
     pub events: Vec<RawEvent>,
 }
 
 impl Stream {
+    /// Pushes every event into `a`, in order.
+    pub fn feed(&self, a: &mut Assembler) {
+        for e in &self.events {
+            a.push(e.clone());
+        }
+    }
+
     fn push(&mut self, e: RawEvent) -> &mut Self {
         self.events.push(e);
         self
@@ -136,6 +177,18 @@ impl Stream {
             group_dead,
             comm: comm.into(),
         })
+    }
+    /// `child` exits at `t` (its whole group) and `parent` reaps it at `t_reap`.
+    pub fn exit_and_reap(
+        &mut self,
+        t: u64,
+        child: Task,
+        comm: &str,
+        t_reap: u64,
+        parent: Task,
+    ) -> &mut Self {
+        self.process_exit(t, child, Some(true), comm)
+            .wait_exit(t_reap, parent, i64::from(child.0))
     }
     pub fn wait_exit(&mut self, t: u64, p: Task, ret: i64) -> &mut Self {
         self.push(RawEvent::WaitExit {

@@ -1,25 +1,22 @@
 //! Assembly tests from synthetic event streams.
 use spawn_common::{clone_flags as cf, fault_bucket as fb, mark, syscall};
 
-use super::synth::{Stream, proc};
+use super::synth::{Stream, Task, assert_no_note, assert_note, fed, one, proc};
 use super::*;
 use crate::record::{CloneSyscall, SpawnKind};
 
 fn run(s: &Stream) -> Vec<SpawnRecord> {
-    let mut a = Assembler::default();
-    for e in &s.events {
-        a.push(e.clone());
-    }
-    a.finish()
-}
-
-fn one(recs: &[SpawnRecord], pid: u32) -> &SpawnRecord {
-    let found: Vec<_> = recs.iter().filter(|r| r.pid == pid).collect();
-    assert_eq!(found.len(), 1, "records for {pid}: {recs:#?}");
-    found[0]
+    fed(AssemblerConfig::default(), s).finish()
 }
 
 const US: u64 = 1000;
+
+/// `parent` forking `child` at 0 µs: the parent's and the child's task, and the stream so far.
+fn forked(parent: u32, child: u32, sc: u64, flags: u64, comm: &str) -> (Task, Task, Stream) {
+    let mut s = Stream::default();
+    s.fork(0, proc(parent), child, sc, flags, comm);
+    (proc(parent), proc(child), s)
+}
 
 #[test]
 fn plain_fork_exec_phases_sum_to_wall_time() {
@@ -33,8 +30,7 @@ fn plain_fork_exec_phases_sum_to_wall_time() {
         .mark(1900, c, mark::DL_DEBUG_STATE)
         .mark(2000, c, mark::LIBC_START_MAIN)
         .exit_group(2050, c, 3)
-        .process_exit(2060, c, Some(true), "true")
-        .wait_exit(2100, p, 101)
+        .exit_and_reap(2060, c, "true", 2100, p)
         .faults(2101, p, fb::PARENT_AFTER_FORK, 101, 4, 4);
     let recs = run(&s);
     let r = one(&recs, 101);
@@ -93,37 +89,27 @@ fn assert_partition(r: &SpawnRecord) {
 /// vfork child on its parent's mm, so the teardown is still "none", not "not seen".
 #[test]
 fn vfork_child_after_failed_attempts_has_no_teardown_of_its_own() {
-    let (p, c) = (proc(210), proc(211));
     let vf = cf::CLONE_VM | cf::CLONE_VFORK | cf::SIGCHLD;
-    let mut s = Stream::default();
-    s.fork(0, p, 211, syscall::VFORK, vf, "sh")
-        .exec_enter(200, c, "/nope/true")
+    let (p, c, mut s) = forked(210, 211, syscall::VFORK, vf, "sh");
+    s.exec_enter(200, c, "/nope/true")
         .exec_exit(210, c, -2)
         .exec_ok(300, c, "/usr/bin/true", "true", true)
         .clone_exit(640, p, 211)
-        .process_exit(900, c, Some(true), "true")
-        .wait_exit(950, p, 211);
+        .exit_and_reap(900, c, "true", 950, p);
     let recs = run(&s);
     let r = one(&recs, 211);
     assert_eq!(r.phases_ns.exec_teardown, None);
-    assert!(
-        r.notes.iter().any(|n| n.contains("CLONE_VM/vfork")),
-        "{:?}",
-        r.notes
-    );
+    assert_note(r, |n| n.contains("CLONE_VM/vfork"));
 }
 
 #[test]
 fn vfork_parent_returns_after_child_exec() {
-    let (p, c) = (proc(200), proc(201));
     let vf = cf::CLONE_VM | cf::CLONE_VFORK | cf::SIGCHLD;
-    let mut s = Stream::default();
-    s.fork(0, p, 201, syscall::VFORK, vf, "sh")
-        .exec_ok(200, c, "/usr/bin/env", "env", true)
+    let (p, c, mut s) = forked(200, 201, syscall::VFORK, vf, "sh");
+    s.exec_ok(200, c, "/usr/bin/env", "env", true)
         // The parent resumes only once the child's exec has loaded the new image.
         .clone_exit(540, p, 201)
-        .process_exit(900, c, Some(true), "env")
-        .wait_exit(950, p, 201);
+        .exit_and_reap(900, c, "env", 950, p);
     let recs = run(&s);
     let r = one(&recs, 201);
     assert!(r.complete, "{r:#?}");
@@ -138,11 +124,7 @@ fn vfork_parent_returns_after_child_exec() {
         Some(200 * US),
         "prepare -> process_exec"
     );
-    assert!(
-        r.notes.iter().any(|n| n.contains("CLONE_VM/vfork")),
-        "{:?}",
-        r.notes
-    );
+    assert_note(r, |n| n.contains("CLONE_VM/vfork"));
     assert_eq!(
         r.startup_note.as_deref(),
         Some("no glibc startup marks (static or non-glibc program)")
@@ -154,13 +136,10 @@ fn vfork_parent_returns_after_child_exec() {
 
 #[test]
 fn events_out_of_order_across_cpus() {
-    let (p, c) = (proc(300), proc(301));
-    let mut s = Stream::default();
-    s.fork(0, p, 301, syscall::CLONE3, cf::SIGCHLD, "make")
-        .clone_exit(160, p, 301)
+    let (p, c, mut s) = forked(300, 301, syscall::CLONE3, cf::SIGCHLD, "make");
+    s.clone_exit(160, p, 301)
         .exec_ok(200, c, "/bin/cc", "cc", false)
-        .process_exit(700, c, Some(true), "cc")
-        .wait_exit(720, p, 301);
+        .exit_and_reap(700, c, "cc", 720, p);
     // Arrival order: the child's events (another CPU) overtake the parent's by a few µs, and
     // the child's first run carries a timestamp 2 µs *before* the parent's wakeup_new.
     let mut ev = s.events.clone();
@@ -187,25 +166,17 @@ fn events_out_of_order_across_cpus() {
     assert_eq!(r.phases_ns.queue, Some(0));
     assert_eq!(r.phases_ns.copy, Some(120 * US));
     assert_eq!(r.phases_ns.setup, Some(80 * US));
-    assert!(
-        r.notes.iter().all(|n| !n.contains("partial")),
-        "{:?}",
-        r.notes
-    );
+    assert_no_note(r, |n| n.contains("partial"));
 }
 
 #[test]
 fn pid_reuse_gives_two_records() {
-    let (p, c) = (proc(400), proc(401));
-    let mut s = Stream::default();
-    s.fork(0, p, 401, syscall::CLONE, cf::SIGCHLD, "sh")
-        .exec_ok(200, c, "/bin/a", "a", false)
-        .process_exit(600, c, Some(true), "a")
-        .wait_exit(610, p, 401)
+    let (p, c, mut s) = forked(400, 401, syscall::CLONE, cf::SIGCHLD, "sh");
+    s.exec_ok(200, c, "/bin/a", "a", false)
+        .exit_and_reap(600, c, "a", 610, p)
         .fork(700, p, 401, syscall::CLONE, cf::SIGCHLD, "sh")
         .exec_ok(900, c, "/bin/b", "b", false)
-        .process_exit(1500, c, Some(true), "b")
-        .wait_exit(1510, p, 401);
+        .exit_and_reap(1500, c, "b", 1510, p);
     let recs = run(&s);
     assert_eq!(recs.len(), 2, "{recs:#?}");
     assert_eq!(recs[0].program(), Some("a"));
@@ -221,16 +192,11 @@ fn pid_reuse_gives_two_records() {
     let mut s = Stream::default();
     s.fork(0, p, 401, syscall::CLONE, cf::SIGCHLD, "sh")
         .fork(700, p, 401, syscall::CLONE, cf::SIGCHLD, "sh")
-        .process_exit(900, c, Some(true), "sh")
-        .wait_exit(910, p, 401);
+        .exit_and_reap(900, c, "sh", 910, p);
     let recs = run(&s);
     assert_eq!(recs.len(), 2);
     assert!(!recs[0].complete);
-    assert!(
-        recs[0].notes.iter().any(|n| n.contains("pid reused")),
-        "{:?}",
-        recs[0].notes
-    );
+    assert_note(&recs[0], |n| n.contains("pid reused"));
     assert!(
         recs[1].complete && recs[1].kind == SpawnKind::ForkOnly,
         "{:#?}",
@@ -240,17 +206,14 @@ fn pid_reuse_gives_two_records() {
 
 #[test]
 fn failed_execs_then_success_like_a_shell_path_search() {
-    let (p, c) = (proc(500), proc(501));
-    let mut s = Stream::default();
-    s.fork(0, p, 501, syscall::CLONE, cf::SIGCHLD, "bash")
-        .exec_enter(200, c, "/usr/local/bin/prog")
+    let (p, c, mut s) = forked(500, 501, syscall::CLONE, cf::SIGCHLD, "bash");
+    s.exec_enter(200, c, "/usr/local/bin/prog")
         .exec_exit(210, c, -2)
         .exec_enter(220, c, "/usr/bin/prog")
         .prepare(230, c)
         .exec_exit(240, c, -13)
         .exec_ok(250, c, "/bin/prog", "prog", false)
-        .process_exit(800, c, Some(true), "prog")
-        .wait_exit(810, p, 501);
+        .exit_and_reap(800, c, "prog", 810, p);
     let recs = run(&s);
     let r = one(&recs, 501);
     assert_partition(r);
@@ -278,23 +241,16 @@ fn failed_execs_then_success_like_a_shell_path_search() {
     assert_eq!(r.phases_ns.exec_retry, Some(50 * US));
     assert_eq!(r.phases_ns.exec_open, Some(100 * US));
     assert_eq!(r.exec_syscall_ns, Some(320 * US));
-    assert!(
-        r.notes.iter().all(|n| !n.contains("failed")),
-        "{:?}",
-        r.notes
-    );
+    assert_no_note(r, |n| n.contains("failed"));
 }
 
 #[test]
 fn exec_failing_for_good() {
-    let (p, c) = (proc(510), proc(511));
-    let mut s = Stream::default();
-    s.fork(0, p, 511, syscall::CLONE, cf::SIGCHLD, "python3")
-        .exec_enter(200, c, "./script")
+    let (p, c, mut s) = forked(510, 511, syscall::CLONE, cf::SIGCHLD, "python3");
+    s.exec_enter(200, c, "./script")
         .exec_exit(260, c, -8)
         .exit_group(270, c, 127)
-        .process_exit(280, c, Some(true), "python3")
-        .wait_exit(300, p, 511);
+        .exit_and_reap(280, c, "python3", 300, p);
     let recs = run(&s);
     let r = one(&recs, 511);
     assert_eq!(r.kind, SpawnKind::Exec);
@@ -304,11 +260,7 @@ fn exec_failing_for_good() {
         (e.ret, e.errno_name.as_deref(), e.execs),
         (Some(-8), Some("ENOEXEC"), 0)
     );
-    assert!(
-        r.notes.contains(&"exec failed: ENOEXEC".to_string()),
-        "{:?}",
-        r.notes
-    );
+    assert_note(r, |n| n == "exec failed: ENOEXEC");
     assert_eq!(r.phases_ns.exec, Some(60 * US));
     assert_eq!(r.phases_ns.run, Some(20 * US));
     assert_eq!(r.exit_code, Some(127));
@@ -318,18 +270,15 @@ fn exec_failing_for_good() {
 #[test]
 fn several_execs_in_one_child() {
     // sh -c 'exec /bin/true': the child execs sh, sh execs true.
-    let (p, c) = (proc(600), proc(601));
-    let mut s = Stream::default();
-    s.fork(0, p, 601, syscall::CLONE, cf::SIGCHLD, "make")
-        .exec_ok(200, c, "/bin/sh", "sh", false)
+    let (p, c, mut s) = forked(600, 601, syscall::CLONE, cf::SIGCHLD, "make");
+    s.exec_ok(200, c, "/bin/sh", "sh", false)
         .mark(600, c, mark::DL_DEBUG_STATE)
         .mark(700, c, mark::LIBC_START_MAIN)
         .exec_ok(800, c, "/bin/true", "true", false)
         // The second image's loader marks must not be taken as the first's.
         .mark(1300, c, mark::DL_DEBUG_STATE)
         .mark(1400, c, mark::LIBC_START_MAIN)
-        .process_exit(1500, c, Some(true), "true")
-        .wait_exit(1510, p, 601);
+        .exit_and_reap(1500, c, "true", 1510, p);
     let recs = run(&s);
     let r = one(&recs, 601);
     assert_partition(r);
@@ -347,14 +296,11 @@ fn several_execs_in_one_child() {
 
 #[test]
 fn fork_without_exec_is_a_worker() {
-    let (p, c) = (proc(700), proc(701));
-    let mut s = Stream::default();
-    s.fork(0, p, 701, syscall::FORK, cf::SIGCHLD, "nginx")
-        .clone_exit(160, p, 701)
+    let (p, c, mut s) = forked(700, 701, syscall::FORK, cf::SIGCHLD, "nginx");
+    s.clone_exit(160, p, 701)
         .faults(400, c, fb::CHILD_PRE_EXEC, 701, 12, 9)
         .exit_group(500, c, 0)
-        .process_exit(510, c, Some(true), "nginx")
-        .wait_exit(530, p, 701);
+        .exit_and_reap(510, c, "nginx", 530, p);
     let recs = run(&s);
     let r = one(&recs, 701);
     assert_eq!(r.kind, SpawnKind::ForkOnly);
@@ -385,10 +331,7 @@ fn threads_get_their_own_records() {
         // The thread's faults belong to its process, which has no record: not to the thread.
         .faults(80, t, fb::CHILD_POST_EXEC, 800, 3, 0)
         .process_exit(500, t, Some(false), "java");
-    let mut a = Assembler::new();
-    for e in &s.events {
-        a.push(e.clone());
-    }
+    let mut a = fed(AssemblerConfig::default(), &s);
     let recs = a.finish();
     assert_eq!(recs.len(), 1, "{recs:#?}");
     let r = &recs[0];
@@ -406,14 +349,11 @@ fn threads_get_their_own_records() {
 
 #[test]
 fn post_exec_faults_are_summed() {
-    let (p, c) = (proc(900), proc(901));
-    let mut s = Stream::default();
-    s.fork(0, p, 901, syscall::CLONE, cf::SIGCHLD, "sh")
-        .exec_ok(200, c, "/bin/ls", "ls", false)
+    let (p, c, mut s) = forked(900, 901, syscall::CLONE, cf::SIGCHLD, "sh");
+    s.exec_ok(200, c, "/bin/ls", "ls", false)
         .faults(600, c, fb::CHILD_POST_EXEC, 901, 100, 10)
         .faults(700, (902, 901), fb::CHILD_POST_EXEC, 902, 50, 5)
-        .process_exit(800, c, Some(true), "ls")
-        .wait_exit(810, p, 901);
+        .exit_and_reap(800, c, "ls", 810, p);
     let r = run(&s).remove(0);
     let f = r.faults.child_post_exec;
     assert_eq!(
@@ -425,12 +365,9 @@ fn post_exec_faults_are_summed() {
 
 #[test]
 fn parent_faults_after_the_reap_count_within_the_grace_window() {
-    let (p, c) = (proc(1000), proc(1001));
-    let mut s = Stream::default();
-    s.fork(0, p, 1001, syscall::CLONE, cf::SIGCHLD, "redis")
-        .exec_ok(200, c, "/bin/true", "true", false)
-        .process_exit(600, c, Some(true), "true")
-        .wait_exit(610, p, 1001)
+    let (p, c, mut s) = forked(1000, 1001, syscall::CLONE, cf::SIGCHLD, "redis");
+    s.exec_ok(200, c, "/bin/true", "true", false)
+        .exit_and_reap(600, c, "true", 610, p)
         .faults(612, p, fb::PARENT_AFTER_FORK, 1001, 30, 30)
         .faults(5000, p, fb::PARENT_AFTER_FORK, 1001, 20, 20);
     let cfg = AssemblerConfig {
@@ -460,15 +397,10 @@ fn spawns_in_flight_when_tracing_starts_are_partial() {
     let mut s = Stream::default();
     // Tracing starts after the fork: the child's exec is the first thing we see.
     s.exec_ok(200, c, "/bin/date", "date", false)
-        .process_exit(700, c, Some(true), "date")
-        .wait_exit(710, p, 1101);
+        .exit_and_reap(700, c, "date", 710, p);
     let r = run(&s).remove(0);
     assert!(!r.complete);
-    assert!(
-        r.notes.iter().any(|n| n.starts_with("partial")),
-        "{:?}",
-        r.notes
-    );
+    assert_note(&r, |n| n.starts_with("partial"));
     assert_eq!((r.t_start_ns, r.total_ns, r.ppid), (None, None, None));
     assert_eq!(
         (r.phases_ns.copy, r.phases_ns.queue, r.phases_ns.setup),
@@ -489,24 +421,17 @@ fn spawns_in_flight_when_tracing_starts_are_partial() {
 
 #[test]
 fn the_traced_command_is_the_root() {
-    let (me, c) = (proc(1300), proc(1301));
-    let mut s = Stream::default();
-    s.fork(
-        0,
-        me,
+    let (me, c, mut s) = forked(
+        1300,
         1301,
         syscall::CLONE3,
         cf::CLONE_VM | cf::CLONE_VFORK | cf::SIGCHLD,
         "spawnprof",
-    )
-    .exec_ok(200, c, "/usr/bin/make", "make", true)
-    .clone_exit(530, me, 1301)
-    .process_exit(900, c, Some(true), "make")
-    .wait_exit(910, me, 1301);
-    let mut a = Assembler::new();
-    for e in &s.events {
-        a.push(e.clone());
-    }
+    );
+    s.exec_ok(200, c, "/usr/bin/make", "make", true)
+        .clone_exit(530, me, 1301)
+        .exit_and_reap(900, c, "make", 910, me);
+    let mut a = fed(AssemblerConfig::default(), &s);
     // The root pid is known only once the spawn returned: set it late.
     a.set_root(1301);
     let r = a.finish().remove(0);
@@ -531,10 +456,7 @@ fn unreaped_children_are_released_and_flagged() {
         reap_timeout_ns: 50_000 * US,
         ..AssemblerConfig::default()
     };
-    let mut a = Assembler::with_config(cfg);
-    for e in &s.events {
-        a.push(e.clone());
-    }
+    let mut a = fed(cfg, &s);
     a.advance_to(600 * US);
     let recs = a.drain_ready();
     // The parent died first: its children are orphans, released after the grace window.
@@ -542,12 +464,7 @@ fn unreaped_children_are_released_and_flagged() {
     assert!(pids.contains(&1401) && pids.contains(&1402), "{pids:?}");
     for r in recs.iter().filter(|r| r.pid != 1400) {
         assert!(!r.complete);
-        assert!(
-            r.notes
-                .contains(&"exited; no waiting parent seen".to_string()),
-            "{:?}",
-            r.notes
-        );
+        assert_note(r, |n| n == "exited; no waiting parent seen");
         assert_eq!(r.t_end_ns, Some(400 * US));
     }
 
@@ -555,22 +472,13 @@ fn unreaped_children_are_released_and_flagged() {
     let mut s = Stream::default();
     s.fork(0, p, 1401, syscall::CLONE, cf::SIGCHLD, "sloppy")
         .process_exit(300, c, Some(true), "x");
-    let mut a = Assembler::with_config(cfg);
-    for e in &s.events {
-        a.push(e.clone());
-    }
+    let mut a = fed(cfg, &s);
     a.advance_to(40_000 * US);
     let early = a.drain_ready();
     assert!(early.is_empty(), "{early:#?}");
     a.advance_to(50_400 * US);
     let r = a.drain_ready().remove(0);
-    assert!(
-        r.notes
-            .iter()
-            .any(|n| n.starts_with("not reaped within 50 ms")),
-        "{:?}",
-        r.notes
-    );
+    assert_note(&r, |n| n.starts_with("not reaped within 50 ms"));
 
     // Tracing stops first.
     let mut s = Stream::default();
@@ -578,16 +486,10 @@ fn unreaped_children_are_released_and_flagged() {
         .fork(10, p, 1402, syscall::CLONE, cf::SIGCHLD, "sh")
         .process_exit(300, c, Some(true), "x");
     let recs = run(&s);
-    assert!(
-        one(&recs, 1401)
-            .notes
-            .contains(&"not reaped when tracing stopped".to_string())
-    );
-    assert!(
-        one(&recs, 1402)
-            .notes
-            .contains(&"still running when tracing stopped".to_string())
-    );
+    assert_note(one(&recs, 1401), |n| n == "not reaped when tracing stopped");
+    assert_note(one(&recs, 1402), |n| {
+        n == "still running when tracing stopped"
+    });
 }
 
 #[test]
@@ -605,8 +507,7 @@ fn prep_mark_starts_the_spawn() {
     });
     s.fork(40, p, 1501, syscall::CLONE, cf::SIGCHLD, "app")
         .exec_ok(300, c, "/bin/x", "x", false)
-        .process_exit(800, c, Some(true), "x")
-        .wait_exit(820, p, 1501);
+        .exit_and_reap(800, c, "x", 820, p);
     let r = run(&s).remove(0);
     assert_eq!(r.phases_ns.prep, Some(40 * US));
     assert_eq!(r.t_start_ns, Some(0));
@@ -630,8 +531,7 @@ fn prep_mark_without_a_clone_is_not_charged_to_the_next_spawn() {
     s.events.push(RawEvent::PrepEnd { hdr: hdr(10_000) });
     s.fork(40, p, 1701, syscall::VFORK, cf::SIGCHLD, "bench")
         .exec_ok(300, c, "/bin/x", "x", false)
-        .process_exit(800, c, Some(true), "x")
-        .wait_exit(820, p, 1701);
+        .exit_and_reap(800, c, "x", 820, p);
     let r = run(&s).remove(0);
     assert_eq!(r.phases_ns.prep, None, "{r:#?}");
     assert_eq!(r.t_start_ns, Some(40 * US));
@@ -711,60 +611,42 @@ fn arbitrary_streams_never_panic_and_complete_records_partition() {
 /// released (flagged, counted) instead of being held until an exit that may never be seen.
 #[test]
 fn stale_partial_records_are_evicted_and_counted() {
+    let mut s = Stream::default();
+    // Already running when tracing began: its exec is the first thing seen of it.
+    s.exec_ok(100, proc(1500), "/bin/sleep", "sleep", false);
     let cfg = AssemblerConfig {
         stale_ns: 1_000_000_000,
         ..AssemblerConfig::default()
     };
-    let mut asm = Assembler::with_config(cfg);
-    let mut s = Stream::default();
-    // Already running when tracing began: its exec is the first thing seen of it.
-    s.exec_ok(100, proc(1500), "/bin/sleep", "sleep", false);
-    for e in s.events.drain(..) {
-        asm.push(e);
-    }
+    let mut asm = fed(cfg, &s);
     asm.advance_to(500_000_000);
     assert!(asm.drain_ready().is_empty(), "not stale yet");
     asm.advance_to(2_000_000_000);
     let out = asm.drain_ready();
     assert_eq!(out.len(), 1, "{out:#?}");
-    assert!(
-        out[0]
-            .notes
-            .iter()
-            .any(|n| n.starts_with("evicted: partial")),
-        "{:?}",
-        out[0].notes
-    );
+    assert_note(&out[0], |n| n.starts_with("evicted: partial"));
     assert_eq!(asm.stats().evicted, 1);
     assert_eq!(asm.open_records(), 0);
 }
 
 #[test]
 fn too_many_open_records_evicts_the_least_recently_active() {
-    let cfg = AssemblerConfig {
-        max_open: 2,
-        ..AssemblerConfig::default()
-    };
-    let mut asm = Assembler::with_config(cfg);
     let p = proc(1600);
     let mut s = Stream::default();
     // Three long-running children, created while tracing (never stale), started in turn.
     for (i, child) in [1601u32, 1602, 1603].into_iter().enumerate() {
         s.fork(i as u64 * 100, p, child, syscall::CLONE, cf::SIGCHLD, "srv");
     }
-    for e in s.events.drain(..) {
-        asm.push(e);
-    }
+    let cfg = AssemblerConfig {
+        max_open: 2,
+        ..AssemblerConfig::default()
+    };
+    let mut asm = fed(cfg, &s);
     asm.advance_to(10_000_000);
     let out = asm.drain_ready();
     assert_eq!(out.len(), 1, "{out:#?}");
     assert_eq!(out[0].pid, 1601, "the oldest goes first");
-    assert!(
-        out[0]
-            .notes
-            .iter()
-            .any(|n| n.contains("more than 2 records open"))
-    );
+    assert_note(&out[0], |n| n.contains("more than 2 records open"));
     assert_eq!(asm.stats().evicted, 1);
     assert_eq!(asm.open_records(), 2);
 }

@@ -1,8 +1,9 @@
 //! `spawnprof compare` output: the terminal table, the markdown summary and the SVG plots
 //! (per-run wall time, which shows drift, and phase medians side by side).
 
-use std::{fmt::Write as _, fs, io, path::Path};
+use std::{fmt::Write as _, fs, io, ops::Range, path::Path};
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::CompareReport;
@@ -109,44 +110,29 @@ pub fn write_dir(r: &CompareReport, dir: &Path) -> io::Result<()> {
 
 type PlotResult = Result<(), Box<dyn std::error::Error>>;
 
-/// Per-run median wall time of each command against run number: drift and outliers show.
-fn wall_plot(r: &CompareReport, path: &Path) -> PlotResult {
+/// A chart of the compare plots: `f64` run or phase slots against ns.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A 900x480 SVG chart at `path` over `x` and 0 to the largest of `ys` plus 10% (at least
+/// 1): `draw` adds the mesh and the series, then the legend is drawn and the file written.
+fn svg_chart(
+    path: &Path,
+    caption: &str,
+    x_label_area: u32,
+    x: Range<f64>,
+    ys: impl Iterator<Item = f64>,
+    draw: impl FnOnce(&mut Chart<'_, '_>) -> PlotResult,
+) -> PlotResult {
     let root = SVGBackend::new(path, (900, 480)).into_drawing_area();
     root.fill(&WHITE)?;
-    let max = r
-        .commands
-        .iter()
-        .flat_map(|c| c.wall_ns_runs.iter().copied())
-        .fold(0.0f64, f64::max)
-        * 1.1;
+    let max = ys.fold(0.0f64, f64::max) * 1.1;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "wall time per run (median of the run's spawns)",
-            ("sans-serif", 18),
-        )
+        .caption(caption, ("sans-serif", 18))
         .margin(12)
-        .x_label_area_size(36)
+        .x_label_area_size(x_label_area)
         .y_label_area_size(80)
-        .build_cartesian_2d(0.5f64..r.runs as f64 + 0.5, 0.0..max.max(1.0))?;
-    chart
-        .configure_mesh()
-        .x_desc("run")
-        .y_label_formatter(&|v| human_ns(*v))
-        .draw()?;
-    for (i, c) in r.commands.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        let pts: Vec<(f64, f64)> = c
-            .wall_ns_runs
-            .iter()
-            .enumerate()
-            .map(|(k, v)| (k as f64 + 1.0, *v))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-            .label(format!("{} {}", letter(i), c.command))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
-        chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
-    }
+        .build_cartesian_2d(x, 0.0..max.max(1.0))?;
+    draw(&mut chart)?;
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
@@ -154,65 +140,120 @@ fn wall_plot(r: &CompareReport, path: &Path) -> PlotResult {
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+/// Per-run median wall time of each command against run number: drift and outliers show.
+fn wall_plot(r: &CompareReport, path: &Path) -> PlotResult {
+    let ys = r
+        .commands
+        .iter()
+        .flat_map(|c| c.wall_ns_runs.iter().copied());
+    let caption = "wall time per run (median of the run's spawns)";
+    let x = 0.5f64..r.runs as f64 + 0.5;
+    svg_chart(path, caption, 36, x, ys, |chart| {
+        chart
+            .configure_mesh()
+            .x_desc("run")
+            .y_label_formatter(&|v| human_ns(*v))
+            .draw()?;
+        for (i, c) in r.commands.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let pts: Vec<(f64, f64)> = c
+                .wall_ns_runs
+                .iter()
+                .enumerate()
+                .map(|(k, v)| (k as f64 + 1.0, *v))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+                .label(format!("{} {}", letter(i), c.command))
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+            chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+        }
+        Ok(())
+    })
 }
 
 /// Phase medians, one bar per command per phase.
 fn phase_plot(r: &CompareReport, path: &Path) -> PlotResult {
     let names = phase_names(r);
-    let root = SVGBackend::new(path, (900, 480)).into_drawing_area();
-    root.fill(&WHITE)?;
     let n = r.commands.len().max(1);
-    let max = r
+    let ys = r
         .commands
         .iter()
-        .flat_map(|c| c.phases_ns.values().copied())
-        .fold(0.0f64, f64::max)
-        * 1.1;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("phase medians (traced runs)", ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(60)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0.0f64..names.len().max(1) as f64, 0.0..max.max(1.0))?;
-    let labels = names.clone();
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(names.len().max(1) * 2)
-        .x_label_formatter(&|x| {
-            let i = x.floor() as usize;
-            if (x - x.floor() - 0.5).abs() < 0.26 {
-                labels.get(i).map(|p| p.to_string()).unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .y_label_formatter(&|v| human_ns(*v))
-        .draw()?;
-    for (i, c) in r.commands.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        let w = 0.8 / n as f64;
+        .flat_map(|c| c.phases_ns.values().copied());
+    let x = 0.0f64..names.len().max(1) as f64;
+    svg_chart(path, "phase medians (traced runs)", 60, x, ys, |chart| {
         chart
-            .draw_series(names.iter().enumerate().filter_map(|(k, name)| {
-                let v = *c.phases_ns.get(name)?;
-                let x0 = k as f64 + 0.1 + w * i as f64;
-                Some(Rectangle::new([(x0, 0.0), (x0 + w, v)], color.filled()))
-            }))?
-            .label(format!("{} {}", letter(i), c.command))
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(names.len().max(1) * 2)
+            .x_label_formatter(&|x| {
+                let i = x.floor() as usize;
+                if (x - x.floor() - 0.5).abs() < 0.26 {
+                    names.get(i).map(|p| p.to_string()).unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|v| human_ns(*v))
+            .draw()?;
+        for (i, c) in r.commands.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let w = 0.8 / n as f64;
+            chart
+                .draw_series(names.iter().enumerate().filter_map(|(k, name)| {
+                    let v = *c.phases_ns.get(name)?;
+                    let x0 = k as f64 + 0.1 + w * i as f64;
+                    Some(Rectangle::new([(x0, 0.0), (x0 + w, v)], color.filled()))
+                }))?
+                .label(format!("{} {}", letter(i), c.command))
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Design, Measured, analyse};
     use super::*;
+
+    #[test]
+    fn write_dir_writes_the_summary_and_both_plots() {
+        let m = |base: f64| Measured {
+            wall_runs: (0..5).map(|i| base + 1e3 * i as f64).collect(),
+            phase_runs: [
+                (Phase::Copy, vec![20e3; 5]),
+                (Phase::Exec, vec![base / 2.0; 5]),
+            ]
+            .into_iter()
+            .collect(),
+            order: vec![0; 5],
+            failed_spawns: 0,
+        };
+        let design = Design {
+            labels: vec!["/bin/true".into(), "/tmp/static".into()],
+            runs: 5,
+            warmup: 0,
+            spawns: 1,
+            seed: 1,
+        };
+        let r = analyse(&design, &[m(800e3), m(200e3)]);
+        let dir = std::env::temp_dir().join(format!("spawnprof-render-{}", std::process::id()));
+        write_dir(&r, &dir).unwrap();
+        let read = |name: &str| fs::read_to_string(dir.join(name)).unwrap();
+        assert!(read("summary.md").contains("![phases](phases.svg)"));
+        let wall = read("wall_runs.svg");
+        assert!(wall.contains("wall time per run") && wall.contains("B /tmp/static"));
+        let phases = read("phases.svg");
+        assert!(phases.contains("phase medians") && phases.contains("A /bin/true"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn human_units() {

@@ -15,151 +15,122 @@ fn c(runtime: Runtime, id: &str, pod: Option<&str>) -> Option<Container> {
     })
 }
 
+/// Asserts that each of `paths` is identified as `want`.
+#[track_caller]
+fn each_is(want: Option<Container>, paths: &[String]) {
+    for path in paths {
+        assert_eq!(identify(path), want, "{path}");
+    }
+}
+
 #[test]
 fn kubernetes_systemd_driver_every_qos() {
     use Runtime::*;
-    let cases = [
-        (
+    each_is(
+        c(Containerd, ID, Some(UID)),
+        &[
             format!(
                 "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{UID_}.slice/cri-containerd-{ID}.scope"
             ),
-            c(Containerd, ID, Some(UID)),
-        ),
-        (
             format!(
                 "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{UID_}.slice/cri-containerd-{ID}.scope"
             ),
-            c(Containerd, ID, Some(UID)),
-        ),
-        // Guaranteed pods sit right under kubepods.slice.
-        (
+            // Guaranteed pods sit right under kubepods.slice.
             format!("/kubepods.slice/kubepods-pod{UID_}.slice/cri-containerd-{ID}.scope"),
-            c(Containerd, ID, Some(UID)),
-        ),
-        (
-            format!(
-                "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{UID_}.slice/crio-{ID}.scope"
-            ),
-            c(CriO, ID, Some(UID)),
-        ),
-        // CRI-O puts the container's processes in a `container` child on some versions.
-        (
-            format!("/kubepods.slice/kubepods-pod{UID_}.slice/crio-{ID}.scope/container"),
-            c(CriO, ID, Some(UID)),
-        ),
-        // dockershim (Kubernetes < 1.24).
-        (
-            format!(
-                "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{UID_}.slice/docker-{ID}.scope"
-            ),
-            c(Docker, ID, Some(UID)),
-        ),
-        // kind and other nested nodes: the tree sits under another slice.
-        (
+            // kind and other nested nodes: the tree sits under another slice.
             format!(
                 "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod{UID_}.slice/cri-containerd-{ID}.scope"
             ),
-            c(Containerd, ID, Some(UID)),
-        ),
-        // A systemd inside the container: its units are not the container.
-        (
+            // A systemd inside the container: its units are not the container.
             format!(
                 "/kubepods.slice/kubepods-pod{UID_}.slice/cri-containerd-{ID}.scope/init.scope"
             ),
-            c(Containerd, ID, Some(UID)),
-        ),
-    ];
-    for (path, want) in cases {
-        assert_eq!(identify(&path), want, "{path}");
-    }
+        ],
+    );
+    each_is(
+        c(CriO, ID, Some(UID)),
+        &[
+            format!(
+                "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{UID_}.slice/crio-{ID}.scope"
+            ),
+            // CRI-O puts the container's processes in a `container` child on some versions.
+            format!("/kubepods.slice/kubepods-pod{UID_}.slice/crio-{ID}.scope/container"),
+        ],
+    );
+    // dockershim (Kubernetes < 1.24).
+    each_is(
+        c(Docker, ID, Some(UID)),
+        &[format!(
+            "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{UID_}.slice/docker-{ID}.scope"
+        )],
+    );
 }
 
 #[test]
 fn kubernetes_cgroupfs_driver() {
     use Runtime::*;
-    let static_pod = "6a1c2b4e8f9d0a1b2c3d4e5f6a7b8c9d";
-    let cases = [
-        (
+    each_is(
+        c(Containerd, ID, Some(UID)),
+        &[
             format!("/kubepods/burstable/pod{UID}/{ID}"),
-            c(Containerd, ID, Some(UID)),
-        ),
-        (
             format!("/kubepods/besteffort/pod{UID}/{ID}"),
-            c(Containerd, ID, Some(UID)),
-        ),
-        (
             format!("/kubepods/pod{UID}/{ID}"),
-            c(Containerd, ID, Some(UID)),
-        ),
-        (
-            format!("/kubepods/burstable/pod{UID}/crio-{ID}"),
-            c(CriO, ID, Some(UID)),
-        ),
-        // Static (mirror) pods have a config hash for a uid.
-        (
-            format!("/kubepods/pod{static_pod}/{ID}"),
-            c(Containerd, ID, Some(static_pod)),
-        ),
-        // Under a test or node prefix.
-        (
+            // Under a test or node prefix.
             format!("/spawnprof-test-1/kubepods/burstable/pod{UID}/{ID}"),
-            c(Containerd, ID, Some(UID)),
-        ),
-    ];
-    for (path, want) in cases {
-        assert_eq!(identify(&path), want, "{path}");
-    }
+        ],
+    );
+    each_is(
+        c(CriO, ID, Some(UID)),
+        &[format!("/kubepods/burstable/pod{UID}/crio-{ID}")],
+    );
+    // Static (mirror) pods have a config hash for a uid.
+    let static_pod = "6a1c2b4e8f9d0a1b2c3d4e5f6a7b8c9d";
+    each_is(
+        c(Containerd, ID, Some(static_pod)),
+        &[format!("/kubepods/pod{static_pod}/{ID}")],
+    );
 }
 
 #[test]
 fn pod_level_cgroups_are_no_container() {
-    for path in [
-        format!("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{UID_}.slice"),
-        format!("/kubepods/burstable/pod{UID}"),
-        "/kubepods.slice/kubepods-besteffort.slice".to_string(),
-        "/kubepods".to_string(),
-    ] {
-        assert_eq!(identify(&path), None, "{path}");
-    }
+    each_is(
+        None,
+        &[
+            format!("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{UID_}.slice"),
+            format!("/kubepods/burstable/pod{UID}"),
+            "/kubepods.slice/kubepods-besteffort.slice".to_string(),
+            "/kubepods".to_string(),
+        ],
+    );
 }
 
 #[test]
 fn docker_and_podman() {
     use Runtime::*;
-    let cases = [
-        (
+    each_is(
+        c(Docker, ID, None),
+        &[
             format!("/system.slice/docker-{ID}.scope"),
-            c(Docker, ID, None),
-        ),
-        (format!("/docker/{ID}"), c(Docker, ID, None)),
-        // Docker in Docker: the innermost container.
-        (format!("/docker/{ID}/docker/{ID2}"), c(Docker, ID2, None)),
-        // Rootless Docker.
-        (
+            format!("/docker/{ID}"),
+            // Rootless Docker.
             format!("/user.slice/user-1000.slice/user@1000.service/docker-{ID}.scope"),
-            c(Docker, ID, None),
-        ),
-        (
+        ],
+    );
+    // Docker in Docker: the innermost container.
+    each_is(
+        c(Docker, ID2, None),
+        &[format!("/docker/{ID}/docker/{ID2}")],
+    );
+    each_is(
+        c(Podman, ID, None),
+        &[
             format!("/machine.slice/libpod-{ID}.scope"),
-            c(Podman, ID, None),
-        ),
-        (
             format!("/machine.slice/libpod-{ID}.scope/container"),
-            c(Podman, ID, None),
-        ),
-        (
             format!("/machine.slice/machine-libpod_pod_{ID2}.slice/libpod-{ID}.scope"),
-            c(Podman, ID, None),
-        ),
-        (
             format!("/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-{ID}.scope"),
-            c(Podman, ID, None),
-        ),
-        (format!("/libpod_parent/libpod-{ID}"), c(Podman, ID, None)),
-    ];
-    for (path, want) in cases {
-        assert_eq!(identify(&path), want, "{path}");
-    }
+            format!("/libpod_parent/libpod-{ID}"),
+        ],
+    );
 }
 
 #[test]

@@ -222,14 +222,7 @@ mod tests {
     fn rec(pid: u32) -> SpawnRecord {
         let mut r = SpawnRecord::new(pid, SpawnKind::Exec);
         r.complete = true;
-        r.exec = Some(ExecInfo {
-            filename: "/x/exit0".into(),
-            ret: Some(0),
-            errno_name: None,
-            attempts: Vec::new(),
-            execs: 1,
-            final_filename: None,
-        });
+        r.exec = Some(ExecInfo::ok("/x/exit0"));
         r.phases_ns.copy = Some(40_000);
         r.phases_ns.exec = Some(90_000);
         r.phases_ns.exec_load = Some(90_000);

@@ -163,14 +163,7 @@ mod tests {
     fn rec(pid: u32, copy: u64, teardown: Option<u64>) -> SpawnRecord {
         let mut r = SpawnRecord::new(pid, SpawnKind::Exec);
         r.complete = true;
-        r.exec = Some(ExecInfo {
-            filename: "/bin/true".into(),
-            ret: Some(0),
-            errno_name: None,
-            attempts: Vec::new(),
-            execs: 1,
-            final_filename: None,
-        });
+        r.exec = Some(ExecInfo::ok("/bin/true"));
         r.phases_ns = Phases {
             copy: Some(copy),
             exec_teardown: teardown,

@@ -216,19 +216,22 @@ mod tests {
                 .exec_ok(t + 200, c, "/usr/bin/true", "true", false)
                 .mark(t + 900, c, mark::DL_DEBUG_STATE)
                 .mark(t + 2500 + u64::from(i) * 10, c, mark::LIBC_START_MAIN)
-                .process_exit(t + 2600 + u64::from(i) * 10, c, Some(true), "true")
-                .wait_exit(t + 2620 + u64::from(i) * 10, p, i64::from(pid));
+                .exit_and_reap(
+                    t + 2600 + u64::from(i) * 10,
+                    c,
+                    "true",
+                    t + 2620 + u64::from(i) * 10,
+                    p,
+                );
         }
         let (w, t) = (proc(90), 500_000);
         s.fork(t, p, 90, syscall::FORK, cf::SIGCHLD, "bash")
-            .process_exit(t + 400, w, Some(true), "bash")
-            .wait_exit(t + 410, p, 90);
+            .exit_and_reap(t + 400, w, "bash", t + 410, p);
         let f = proc(91);
         s.fork(t + 1000, p, 91, syscall::CLONE, cf::SIGCHLD, "bash")
             .exec_enter(t + 1200, f, "/nope/x")
             .exec_exit(t + 1210, f, -2)
-            .process_exit(t + 1300, f, Some(true), "bash")
-            .wait_exit(t + 1310, p, 91);
+            .exit_and_reap(t + 1300, f, "bash", t + 1310, p);
         let mut a = Assembler::new();
         for e in s.events {
             a.push(e);

@@ -110,7 +110,7 @@ pub fn slope_over_runs(xs: &[f64], per_x: &[Vec<f64>]) -> Option<Interval> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::interval::tests::simulated_runs;
+    use super::super::interval::tests::{seeded_hits, simulated_runs};
     use super::*;
 
     #[test]
@@ -141,15 +141,12 @@ mod tests {
     /// with drift and a shared run effect; the interval contains 1 in at least 19 of 20 seeds.
     #[test]
     fn a_a_bootstrap_contains_one() {
-        let hits = (0..20u64)
-            .filter(|&seed| {
-                let mut r = SmallRng::seed_from_u64(seed);
-                let (a, b) = simulated_runs(&mut r, 12, 1.0);
-                ratio_of_medians(&mut rng(seed, "a/a"), &a, &b)
-                    .unwrap()
-                    .contains(1.0)
-            })
-            .count();
+        let hits = seeded_hits(|seed, r| {
+            let (a, b) = simulated_runs(r, 12, 1.0);
+            ratio_of_medians(&mut rng(seed, "a/a"), &a, &b)
+                .unwrap()
+                .contains(1.0)
+        });
         assert!(
             hits >= 19,
             "only {hits} of 20 A/A bootstrap intervals contain 1"
@@ -159,16 +156,12 @@ mod tests {
     /// A/A for slopes: no growth with x, runs drifting; the slope interval contains 0.
     #[test]
     fn a_a_slope_contains_zero() {
-        let hits = (0..20u64)
-            .filter(|&seed| {
-                let mut r = SmallRng::seed_from_u64(seed);
-                let per_x: Vec<Vec<f64>> =
-                    (0..3).map(|_| simulated_runs(&mut r, 10, 1.0).0).collect();
-                slope_over_runs(&[0.0, 1.0, 4.0], &per_x)
-                    .unwrap()
-                    .contains(0.0)
-            })
-            .count();
+        let hits = seeded_hits(|_, r| {
+            let per_x: Vec<Vec<f64>> = (0..3).map(|_| simulated_runs(r, 10, 1.0).0).collect();
+            slope_over_runs(&[0.0, 1.0, 4.0], &per_x)
+                .unwrap()
+                .contains(0.0)
+        });
         assert!(
             hits >= 19,
             "only {hits} of 20 A/A slope intervals contain 0"

@@ -193,17 +193,22 @@ pub(crate) mod tests {
             .unzip()
     }
 
+    /// Of the 20 seeds `0..20`, how many `hit` holds for; it gets the seed and an rng seeded
+    /// with it.
+    pub(crate) fn seeded_hits(mut hit: impl FnMut(u64, &mut SmallRng) -> bool) -> usize {
+        (0..20u64)
+            .filter(|&seed| hit(seed, &mut SmallRng::seed_from_u64(seed)))
+            .count()
+    }
+
     /// A/A: the same command twice. The interval must contain 1 in at least 19 of 20 seeded
     /// simulations (a 95% interval may miss 1 time in 20, not more).
     #[test]
     fn a_a_intervals_contain_one() {
-        let hits = (0..20u64)
-            .filter(|&seed| {
-                let mut rng = SmallRng::seed_from_u64(seed);
-                let (a, b) = simulated_runs(&mut rng, 10, 1.0);
-                paired_ratio(&a, &b).unwrap().contains(1.0)
-            })
-            .count();
+        let hits = seeded_hits(|_, rng| {
+            let (a, b) = simulated_runs(rng, 10, 1.0);
+            paired_ratio(&a, &b).unwrap().contains(1.0)
+        });
         assert!(hits >= 19, "only {hits} of 20 A/A intervals contain 1");
     }
 

@@ -20,14 +20,7 @@ fn rec(
     r.id = id;
     r.parent_record = parent;
     r.ppid = Some(ppid);
-    r.exec = Some(ExecInfo {
-        filename: format!("/bin/{name}"),
-        ret: Some(0),
-        errno_name: None,
-        attempts: Vec::new(),
-        execs: 1,
-        final_filename: None,
-    });
+    r.exec = Some(ExecInfo::ok(&format!("/bin/{name}")));
     r.t_start_ns = Some(start * US);
     r.t_end_ns = Some(end * US);
     r.phases_ns = Phases {

@@ -183,6 +183,14 @@ impl Background {
         }
         (status.code(), self.stderr.join("\n"))
     }
+
+    /// [`stop`](Self::stop), asserting a clean exit (status 0); the stderr lines.
+    #[track_caller]
+    pub fn stop_ok(self) -> String {
+        let (code, stderr) = self.stop();
+        assert_eq!(code, Some(0), "{stderr}");
+        stderr
+    }
 }
 
 impl Drop for Background {

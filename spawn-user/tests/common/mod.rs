@@ -39,6 +39,19 @@ pub struct Traced {
     pub code: Option<i32>,
 }
 
+impl Traced {
+    /// Asserts that spawnprof, and so the traced command, exited with 0.
+    #[track_caller]
+    pub fn assert_ok(&self) {
+        assert_eq!(self.code, Some(0), "stderr: {}", self.stderr);
+    }
+
+    /// The records `keep` selects, in order.
+    pub fn records_where(&self, keep: impl Fn(&Value) -> bool) -> Vec<&Value> {
+        self.records.iter().filter(|r| keep(r)).collect()
+    }
+}
+
 /// `spawnprof trace --json [extra] -- cmd...`; stdout lines that are not JSON objects (the
 /// command's own output) are ignored.
 pub fn trace_json(extra: &[&str], cmd: &[&str]) -> Traced {
@@ -63,6 +76,15 @@ pub fn trace_json(extra: &[&str], cmd: &[&str]) -> Traced {
         stderr,
         code: out.status.code(),
     }
+}
+
+/// `spawnprof trace --json [extra] -- spawnprof workload [workload...] -- program`: the
+/// built-in workload spawning `program`, traced.
+pub fn trace_workload(extra: &[&str], workload: &[&str], program: &str) -> Traced {
+    let mut cmd = vec![spawnprof_path(), "workload"];
+    cmd.extend_from_slice(workload);
+    cmd.extend(["--", program]);
+    trace_json(extra, &cmd)
 }
 
 /// Records whose successful (or last attempted) exec ran `path`.
