@@ -33,7 +33,15 @@ fn main() {
     println!("cargo:rerun-if-changed={src}");
     let status = Command::new(&cc)
         .args([
-            "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o",
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            // Bound at load, in the image: children never run the lazy-binding resolver.
+            "-Wl,-z,now",
+            "-o",
         ])
         .arg(out.join("libspawn_fast_warm.so"))
         .arg(src)

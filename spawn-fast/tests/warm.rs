@@ -188,12 +188,177 @@ fn many_spawns_from_threads_leak_nothing() {
     assert!(!common::has_zombie(), "zombie left behind");
 }
 
+/// Our children now (pids whose parent is this process).
+fn our_children() -> Vec<u32> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let after = &s[s.rfind(')').unwrap() + 2..];
+        if after.split(' ').nth(1).and_then(|p| p.parse::<u32>().ok()) == Some(me) {
+            out.push(pid);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Pool children: our children in the image's process group, other than the image.
+fn pool_children(image: u32) -> Vec<u32> {
+    our_children()
+        .into_iter()
+        .filter(|&p| {
+            p != image
+                && std::fs::read_to_string(format!("/proc/{p}/stat"))
+                    .is_ok_and(|_| stat_field(p, 5) == image as i64)
+        })
+        .collect()
+}
+
+fn pool() {
+    let base_fds = common::open_fds();
+
+    let before = our_children();
+    let e = WarmTemplate::new(&Command::new("/bin/sh"))
+        .unwrap()
+        .with_pool(0)
+        .unwrap_err();
+    assert_eq!(io_kind(e), ErrorKind::InvalidInput);
+    let t = WarmTemplate::new(&Command::new("/bin/sh"))
+        .unwrap()
+        .with_pool(3)
+        .unwrap();
+    let image = t.image_pid().unwrap();
+    for i in 0..20 {
+        let mut c = Command::new("/bin/sh");
+        c.args([
+            "-c",
+            &format!("echo $PPID $0 $1; exit {}", i % 5),
+            "zero",
+            "one",
+        ]);
+        let o = t.output_command(&mut c).unwrap();
+        assert_eq!(o.status.code(), Some(i % 5));
+        assert_eq!(
+            String::from_utf8(o.stdout).unwrap(),
+            format!("{} zero one\n", std::process::id()),
+            "a pool child is the caller's child, with the request's argv"
+        );
+    }
+    // A failed step gets its errno, and the failed pool child is reaped.
+    let mut bad = Command::new("/bin/sh");
+    bad.current_dir("/nonexistent-spawn-fast");
+    let e = t.spawn_command(&mut bad).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+    assert!(!common::has_zombie());
+    drop(bad); // its resolved program's fd
+    // Pool children killed from outside: spawns go on (from the next one, or the image).
+    let idle = pool_children(image);
+    assert!(!idle.is_empty(), "the pool is refilled");
+    for &p in &idle {
+        // SAFETY: kills an idle pool child of ours (unreaped, so the pid is still its).
+        assert_eq!(unsafe { libc::kill(p as i32, libc::SIGKILL) }, 0);
+    }
+    for _ in 0..5 {
+        assert!(t.status().unwrap().success());
+    }
+    // Threads share the pool (and the image when it runs dry).
+    let t = std::sync::Arc::new(t);
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                for j in 0..50 {
+                    let code = (i + j) % 7;
+                    let mut c = Command::new("/bin/sh");
+                    c.args(["-c", &format!("exit {code}")]);
+                    assert_eq!(
+                        t.spawn_command(&mut c).unwrap().wait().unwrap().code(),
+                        Some(code)
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    drop(t);
+    assert_eq!(our_children(), before, "image and pool children are gone");
+    assert!(!common::has_zombie());
+    assert_eq!(common::open_fds(), base_fds, "fd leak");
+}
+
+/// A warm spawn lists the caller's fds through a directory fd it keeps: a caller that closes
+/// it behind our back and reuses the number must find its own file untouched.
+fn kept_fd_closed_behind_our_back() {
+    assert!(
+        Command::new("/bin/true")
+            .strategy(Strategy::Warm)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let dir = format!("/proc/{}/fd", std::process::id());
+    let candidates: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_str() == Some(&dir)))
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    // The listing's own fd is closed by now: the one still open is the library's.
+    // SAFETY: F_GETFD only inspects the fds.
+    let kept: Vec<i32> = candidates
+        .into_iter()
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0)
+        .collect();
+    assert_eq!(kept.len(), 1, "one kept /proc/self/fd");
+    let path = std::env::temp_dir().join(format!("spawn-fast-warm-{}-kept", std::process::id()));
+    std::fs::write(&path, b"hello").unwrap();
+    let f = std::fs::File::open(&path).unwrap();
+    // SAFETY: moves the file's offset, then puts it in place of the library's fd (which the
+    // library must notice and leave alone).
+    unsafe {
+        assert_eq!(libc::lseek(f.as_raw_fd(), 3, libc::SEEK_SET), 3);
+        assert_eq!(libc::dup2(f.as_raw_fd(), kept[0]), kept[0]);
+    }
+    assert!(
+        Command::new("/bin/true")
+            .strategy(Strategy::Warm)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // SAFETY: reads the offset of our own fd, then closes it.
+    unsafe {
+        assert_eq!(
+            libc::lseek(kept[0], 0, libc::SEEK_CUR),
+            3,
+            "the caller's file was rewound"
+        );
+        libc::close(kept[0]);
+    }
+    drop(f);
+    std::fs::remove_file(&path).unwrap();
+}
+
+fn io_kind(e: WarmError) -> ErrorKind {
+    std::io::Error::from(e).kind()
+}
+
 #[test]
 fn warm_strategy() {
     child_is_ours_with_pidfd_kill_and_wait();
     templates_and_images();
     scope_errors();
     many_spawns_from_threads_leak_nothing();
+    pool();
+    kept_fd_closed_behind_our_back();
     spawn_fast::warm::clear_cache();
     assert!(!common::has_zombie());
 }

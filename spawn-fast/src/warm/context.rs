@@ -4,19 +4,20 @@
 //!   read before the park (`LD_*`, `GLIBC_TUNABLES`, `MALLOC_*`, `LC_*`, `LANG`, `LANGUAGE`,
 //!   `LOCPATH`, `GCONV_PATH`). An image is started with exactly these, and serves only spawns
 //!   whose environment has the same values.
-//! - The **process context**: credentials, capabilities, no_new_privs, seccomp, rlimits, session
-//!   and cgroup. The image inherited them from the caller when it started; when the caller's
-//!   differ at a spawn, the image is restarted (so the child gets the caller's, as with exec).
+//! - The **process context**: credentials, capabilities, no_new_privs, seccomp (those four of
+//!   the calling thread: `/proc/thread-self/status`), rlimits, session and cgroup. The image
+//!   inherited them from the caller when it started; when the caller's differ at a spawn, the
+//!   image is restarted (so the child gets the caller's, as with exec).
 //!   Namespaces are the caller's as they were when the image started: reading them per spawn
 //!   would cost ~35 µs, and only the caller itself can change them (`unshare`, `setns`); such a
 //!   caller must drop its templates and call [`crate::warm::clear_cache`].
 //! - **Per spawn** (sent with every request): umask, ignored signals, the calling thread's
 //!   signal mask, CPU affinity and nice value, the process group, the cwd.
 
+use std::cell::RefCell;
 use std::ffi::CStr;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::sync::Mutex;
 
 /// Whether ld.so, libc or a library constructor may read `name` before `main`.
 pub(crate) fn is_keyed(name: &[u8]) -> bool {
@@ -82,57 +83,67 @@ const STATUS_KEYS: &[&[u8]] = &[
     b"CapAmb:",
 ];
 
-/// `/proc/self/status` and `/proc/self/cgroup`, opened once per process and read with pread
+/// The calling thread's `/proc/thread-self/status` and `cgroup` (credentials, capabilities and
+/// seccomp are per thread), opened once per thread and read with pread into one reused buffer
 /// (half the cost of opening them for every spawn).
 struct ProcFiles {
+    /// Which process and thread they were opened in: a forked copy of the caller, or another
+    /// thread, must not read these.
     pid: u32,
+    tid: libc::pid_t,
     status: std::fs::File,
     cgroup: Option<std::fs::File>,
+    buf: Vec<u8>,
 }
 
-static PROC_FILES: Mutex<Option<ProcFiles>> = Mutex::new(None);
+thread_local! {
+    static PROC_FILES: RefCell<Option<ProcFiles>> = const { RefCell::new(None) };
+}
 
-fn read_proc() -> io::Result<(Vec<u8>, Vec<u8>)> {
-    let mut g = PROC_FILES.lock().unwrap_or_else(|e| e.into_inner());
-    let pid = std::process::id();
-    if g.as_ref().is_none_or(|f| f.pid != pid) {
-        // A forked copy of the caller must not read its parent's files.
-        *g = Some(ProcFiles {
-            pid,
-            status: std::fs::File::open("/proc/self/status")?,
-            cgroup: std::fs::File::open("/proc/self/cgroup").ok(),
-        });
-    }
-    let f = g.as_ref().expect("set above");
-    let read = |file: &std::fs::File| -> io::Result<Vec<u8>> {
-        let mut buf = vec![0u8; 8192];
-        let n = file.read_at(&mut buf, 0)?;
-        buf.truncate(n);
-        Ok(buf)
-    };
-    let status = read(&f.status)?;
-    let cgroup = match &f.cgroup {
-        Some(c) => read(c)?,
-        None => Vec::new(),
-    };
-    Ok((status, cgroup))
+/// Calls `f` with this thread's status and cgroup texts.
+fn with_proc<R>(f: impl FnOnce(&[u8], &[u8]) -> R) -> io::Result<R> {
+    PROC_FILES.with(|cell| {
+        let mut g = cell.borrow_mut();
+        let pid = std::process::id();
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        if g.as_ref().is_none_or(|f| f.pid != pid || f.tid != tid) {
+            *g = Some(ProcFiles {
+                pid,
+                tid,
+                status: std::fs::File::open("/proc/thread-self/status")?,
+                cgroup: std::fs::File::open("/proc/thread-self/cgroup").ok(),
+                buf: vec![0u8; 16384],
+            });
+        }
+        let files = g.as_mut().expect("set above");
+        let (a, b) = files.buf.split_at_mut(8192);
+        let n = files.status.read_at(a, 0)?;
+        let m = match &files.cgroup {
+            Some(c) => c.read_at(b, 0)?,
+            None => 0,
+        };
+        Ok(f(&a[..n], &b[..m]))
+    })
 }
 
 /// The caller's context now, and the per-spawn values (read from the same status snapshot).
 pub(crate) fn snapshot() -> io::Result<(Context, PerSpawn)> {
-    let (status, cgroup) = read_proc()?;
     let mut kept = Vec::with_capacity(512);
     let (mut umask, mut ignored) = (0o022, 0);
-    for line in status.split(|&b| b == b'\n') {
-        if STATUS_KEYS.iter().any(|k| line.starts_with(k)) {
-            kept.extend_from_slice(line);
-            kept.push(b'\n');
-        } else if let Some(v) = line.strip_prefix(b"Umask:") {
-            umask = parse_radix(v, 8).unwrap_or(0o022) as u32;
-        } else if let Some(v) = line.strip_prefix(b"SigIgn:") {
-            ignored = parse_radix(v, 16).unwrap_or(0);
+    let cgroup = with_proc(|status, cgroup| {
+        for line in status.split(|&b| b == b'\n') {
+            if STATUS_KEYS.iter().any(|k| line.starts_with(k)) {
+                kept.extend_from_slice(line);
+                kept.push(b'\n');
+            } else if let Some(v) = line.strip_prefix(b"Umask:") {
+                umask = parse_radix(v, 8).unwrap_or(0o022) as u32;
+            } else if let Some(v) = line.strip_prefix(b"SigIgn:") {
+                ignored = parse_radix(v, 16).unwrap_or(0);
+            }
         }
-    }
+        cgroup.to_vec()
+    })?;
     // Children get SIGPIPE at its default, as every strategy (and std) does.
     ignored &= !(1 << (libc::SIGPIPE - 1));
     let mut rlimits = [(0, 0); 16];

@@ -9,19 +9,65 @@
 //! there: ld.so has mapped and relocated every library and run their constructors; the
 //! program's own constructors and `main` have not run. It greets the caller on a unix socket
 //! and waits. Each spawn sends a request (argv, environment, cwd, fds as SCM_RIGHTS, umask,
-//! signal mask and ignored signals, process group/session, uid/gid, CPU affinity, nice); the
-//! image makes the child with `clone3(CLONE_PARENT | CLONE_PIDFD | CLONE_CHILD_SETTID |
-//! CLONE_CHILD_CLEARTID)`, the child applies the request exactly as exec would leave it (only
-//! the requested fds survive, caught handlers are default, ignored signals are the caller's,
-//! `environ`/`program_invocation_name`/`_short_name` and, with CAP_SYS_RESOURCE,
-//! `/proc/self/cmdline` and `/proc/self/environ` show the new command; `/proc/self/comm` is the
-//! program file's name, as exec sets it) and continues into the real `__libc_start_main`, which
-//! runs the program's constructors and `main` with the new argv and environment. A failed step
-//! (a bad cwd, ...) comes back as the spawn's error, with the failed child reaped, as with exec.
-//! Measured 2026-12-02 on a loaded 2-core VM (load average ~7): median spawn+wait of
-//! `/bin/true` 1.76x, `ls` 1.61x faster than posix_spawn+exec (a prototype without the
-//! per-spawn checks reached 3.8x on an idle machine: each spawn is three process hand-offs,
-//! which a busy machine delays).
+//! signal mask and ignored signals, process group/session, uid/gid, CPU affinity, nice, and the
+//! write end of a reply pipe); the image makes the child with `clone3(CLONE_PARENT |
+//! CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)` (plus `CLONE_PIDFD` when the caller needs the
+//! pidfd born with the child), the child applies the request exactly as exec would leave it
+//! (only the requested fds survive, caught handlers are default, ignored signals are the
+//! caller's, `environ`/`program_invocation_name`/`_short_name` and, with
+//! CONFIG_CHECKPOINT_RESTORE, `/proc/self/cmdline` and `/proc/self/environ` show the new
+//! command; `/proc/self/comm` is the program file's name, as exec sets it), writes its report
+//! (errno 0) on the reply pipe and continues into the real `__libc_start_main`, which runs the
+//! program's constructors and `main` with the new argv and environment. A failed step (a bad
+//! cwd, ...) is reported with its errno and comes back as the spawn's error, with the failed
+//! child reaped, as with exec.
+//!
+//! **Hot path.** What a spawn costs besides the fork and the program itself, and how it is kept
+//! small (each measured with perf/strace on a 2-core VM):
+//! - one wake-up of the caller: it sleeps on the reply pipe, which only the child writes (the
+//!   image's answer, with the pid, is read afterwards without sleeping, and the image waits with
+//!   `poll(POLLIN)`, so the caller reading that answer does not wake it);
+//! - the image does everything it can before the fork (the argv/envp/auxv layout, the nice,
+//!   affinity and umask comparisons), so the child only reads those pages; the image's own
+//!   per-request writes (header and fds in one page-aligned struct, payload and pointers on
+//!   either side of one page boundary under one page-table page) stay in a few pages, since
+//!   after every fork each page the image writes is copied again;
+//! - the preload library is linked with `-z now`: children never run ld.so's lazy-binding
+//!   resolver for its calls;
+//! - measured and dropped: giving the image's read-only file mappings an anon_vma (a forced
+//!   write through `/proc/self/mem`), so that fork copies the page-table entries of the code
+//!   the image has mapped, halves the children's page faults (43 -> 20 for `/bin/true`) but
+//!   makes each fork copy ~400 more entries and ~12 more anon_vmas: no gain in CPU or
+//!   latency beyond the noise, so children fault their code in themselves;
+//! - the caller's context check reads `/proc/thread-self/status` and `cgroup` through fds kept
+//!   open (pread, one reused buffer) and the 16 rlimits; `/proc/self/fd` is listed through a
+//!   kept directory fd (rewound, raw getdents64).
+//!
+//! Measured 2026-12-02 on the 2-core VM, loaded by other work (load average 5-12; other
+//! sessions' eBPF probes on page faults and syscalls made both slower):
+//! `cargo run --release -p spawn-fast --example warm_bench -- --runs 5 --count 100 --pool 2`
+//! gives, median spawn+wait interleaved with posix_spawn+exec, `/bin/true` 1.8-1.9x faster and
+//! a geometric mean of 1.6-1.8x over 25 programs of the equivalence corpus. CPU per spawn
+//! (caller + image + child, `perf stat`): `/bin/true` 250-306 µs warm against 565-655 µs,
+//! `ls /` 560-640 against 950-1050, `python3 -V` 475-500 against 930-1000. Of a warm
+//! `/bin/true`, the child takes ~55% (page faults: it faults in the code it runs, and copies
+//! each page it writes; then its exit), the image ~30% (the fork: dup_mmap, 60-90 µs), the
+//! caller ~15% (checks and ~60 syscalls). For scale, a small C program's plain fork, `_exit`
+//! and wait costs ~100 µs here, with glibc's `exit()` ~140 µs, and its posix_spawn of
+//! `/bin/true` ~590 µs on an idle machine: that bounds what any fork-based design reaches.
+//!
+//! **Pool** ([`WarmTemplate::with_pool`]): N children forked ahead, each waiting for its
+//! request on its own socket (the caller holds the other end and the child's pidfd, both
+//! announced by the image on a pool socket). A spawn sends its request straight to one of them:
+//! no fork and no image on its path; once the child has reported, it tells the image, which
+//! forks a replacement in the background. Measured on the loaded VM: `spawn` returns 80-130 µs
+//! sooner (`/bin/true`: ~210-300 µs instead of ~340-390 µs, `warm_loop` example), but
+//! spawn+wait is no faster, because the replacement's fork competes with the child's run and
+//! exit for the same 2 cores, and a pooled spawn costs ~20% more CPU in all (a socket pair per
+//! child, one more message and wake-up). It pays off when the caller waits on latency to
+//! `main` and a core is free.
+//! A pool child killed from outside is found dead by the spawn that picks it, which then uses
+//! the next one (a child that never reported never reached `main`) and asks for a replacement.
 //!
 //! # Why CLONE_PARENT and not a relay
 //!
@@ -75,7 +121,11 @@
 //! `__libc_start_main`); the parked image costs one idle process per program. The caller's
 //! other non-close-on-exec fds are passed by enumerating `/proc/self/fd` (use
 //! `close_other_fds` to skip that; at most 240 fds per spawn). Each spawn also reads
-//! `/proc/self/status` and `/proc/self/cgroup` and the rlimits (~20 µs) to check the context.
+//! `/proc/thread-self/status` and `cgroup` and the 16 rlimits (~18 µs) to check the context:
+//! umask and ignored signals have no other reader, and bounding set, ambient capabilities and
+//! seccomp filters none for a caller with CAP_SETPCAP or under seccomp, so cheaper syscalls
+//! (getresuid, capget, prctl) would not remove the read. The pool children are more idle
+//! processes of the caller's, like the image (see [`WarmTemplate::with_pool`]).
 //!
 //! # Robustness
 //!
@@ -196,16 +246,18 @@ fn forget(im: &Arc<Image>) {
 }
 
 /// Spawns `plan` warm: from `image` (a template's) or from the process-wide cache.
-/// The pidfd always comes born with the child; like the direct strategies, the `Child` keeps
-/// it only when the kernel reaps children by itself (else it opens one on first use).
+/// Like the direct strategies, the pidfd is born with the child when the kernel reaps children
+/// by itself (else the `Child` opens one on first use; a pool child's, which exists anyway, is
+/// dropped too).
 pub(crate) fn spawn(
     program: &Arc<Program>,
     plan: &RawPlan,
     close_others: bool,
     image: Option<&Image>,
 ) -> io::Result<Spawned> {
-    let mut s = spawn_from(program, plan, close_others, image)?;
-    if !crate::sys::children_autoreaped() {
+    let autoreaped = crate::sys::children_autoreaped();
+    let mut s = spawn_from(program, plan, close_others, image, autoreaped)?;
+    if !autoreaped {
         s.pidfd = None;
     }
     Ok(s)
@@ -216,6 +268,7 @@ fn spawn_from(
     plan: &RawPlan,
     close_others: bool,
     image: Option<&Image>,
+    want_pidfd: bool,
 ) -> io::Result<Spawned> {
     let key = context::env_key(plan.envp);
     if let Some(im) = image {
@@ -226,10 +279,10 @@ fn spawn_from(
             }
             .into());
         }
-        return Ok(im.spawn(plan, close_others)?);
+        return Ok(im.spawn(plan, close_others, want_pidfd)?);
     }
     let im = cached(program, key)?;
-    match im.spawn(plan, close_others) {
+    match im.spawn(plan, close_others, want_pidfd) {
         Err(e @ WarmError::ProgramChanged(_)) => {
             forget(&im);
             Err(e.into())

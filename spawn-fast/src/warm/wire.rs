@@ -4,13 +4,30 @@
 //! Request: a `Req`, carrying the fds as SCM_RIGHTS on its first byte, then `payload_len`
 //! bytes: `nops` × (index into the fds, child fd) as two i32, the cwd (if `has_cwd`), then
 //! `argc` argv strings and `envc` environment strings, each NUL-terminated and contiguous (the
-//! child points `/proc/self/cmdline` at them). Response: a `Resp`, with the child's pidfd as
-//! SCM_RIGHTS when `err == 0`, sent as soon as the child exists; the child reports a failed
-//! step (errno, 4 bytes) on the caller's pipe, whose last write end closes when `main` is next. The image greets with a `Resp` of magic `MAGIC_HELLO` once parked.
+//! child points `/proc/self/cmdline` at them). The child writes one `Report` on the caller's
+//! reply pipe (fd `reply_fd_idx`): errno 0 once `main` is next, else the failed step's errno
+//! (then it exits 127). The image answers each request with a `Resp` as soon as the child
+//! exists (pid, or the errno of a bad request or a failed clone), with the child's pidfd as
+//! SCM_RIGHTS when the request asked for it (`F_PIDFD`); the caller reads the report first
+//! (one wake-up per spawn), then the answer. The image greets with a `Resp` of magic
+//! `MAGIC_HELLO` once parked.
+//!
+//! With a pool, the image also sends on the pool socket one `Resp` of magic `MAGIC_READY` per
+//! pool child (its pid), carrying two fds: the caller's end of a socket on which that child
+//! waits for one request (same format, no `Resp`), and the child's pidfd. A pool child found
+//! dead (killed from outside) is replaced on request (`MAGIC_REFILL`).
 
 pub(crate) const MAGIC_REQ: u32 = 0x5346_5752;
 pub(crate) const MAGIC_RESP: u32 = 0x5346_5741;
 pub(crate) const MAGIC_HELLO: u32 = 0x5346_5748;
+pub(crate) const MAGIC_READY: u32 = 0x5346_5750;
+/// A bare `Req` header with this magic (no payload, no fds, no answer): fork one more pool
+/// child (the caller found one dead).
+pub(crate) const MAGIC_REFILL: u32 = 0x5346_5746;
+/// Request flag: send the child's pidfd with the answer.
+pub(crate) const F_PIDFD: u32 = 16;
+/// Most pool children per image.
+pub(crate) const MAX_POOL: usize = 64;
 /// Most fds one request may pass (the kernel's SCM_MAX_FD is 253).
 pub(crate) const MAX_FDS: usize = 240;
 /// Largest payload the image accepts.
@@ -39,8 +56,8 @@ pub(crate) struct Req {
     pub cwd_fd_idx: i32,
     pub has_cwd: i32,
     pub nice: i32,
-    /// The caller's pipe (write end) for the child's errno; EOF means the program runs.
-    pub err_fd_idx: i32,
+    /// The caller's pipe (write end) for the child's `Report`.
+    pub reply_fd_idx: i32,
     pub sigmask: u64,
     pub ignore: u64,
     pub cpus: [u64; 16],
@@ -55,7 +72,16 @@ pub(crate) struct Resp {
     pub why: i32,
 }
 
-const _: () = assert!(size_of::<Req>() == 208 && size_of::<Resp>() == 16);
+/// What a child writes on the reply pipe.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Report {
+    pub pid: i32,
+    pub err: i32,
+}
+
+const _: () =
+    assert!(size_of::<Req>() == 208 && size_of::<Resp>() == 16 && size_of::<Report>() == 8);
 
 pub(crate) use crate::fdpass::cmsg_space;
 
