@@ -17,6 +17,7 @@
 //! Units and absence, everywhere: times are nanoseconds of CLOCK_MONOTONIC (the clock of
 //! `bpf_ktime_get_ns()`), and a value that was not measured is `None` (`null` in JSON), never
 //! 0; a 0 means "measured, took no time".
+#![warn(missing_docs)]
 pub mod assemble;
 pub mod compare;
 pub mod container;

@@ -51,7 +51,6 @@ struct KSigaction {
 const SIG_DFL: usize = 0;
 const SIG_IGN: usize = 1;
 const CLOSE_RANGE_CLOEXEC: usize = 1 << 2;
-const AT_EMPTY_PATH: usize = 0x1000;
 
 /// One raw system call; returns the kernel's value (`-errno` on failure).
 ///
@@ -249,7 +248,7 @@ pub(crate) unsafe fn exec_child(ctx: &ChildCtx) -> c_int {
                 c"".as_ptr() as usize,
                 p.argv as usize,
                 p.envp as usize,
-                AT_EMPTY_PATH,
+                libc::AT_EMPTY_PATH as usize,
             )
         };
         // ENOENT from an fd exec that found its file means a `#!` script whose interpreter

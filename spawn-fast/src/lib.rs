@@ -206,9 +206,9 @@
 //! # Probe marks and timestamps
 //!
 //! [`marks`] is the interface spawnprof traces: the exported functions
-//! `spawn_fast_mark_enter`, `spawn_fast_mark_clone` and `spawn_fast_mark_return` that every
-//! spawn calls, for uprobes, and the [`Timing`] of [`Child::timing`]. A library user never
-//! calls the marks; untraced they cost three function calls per spawn.
+//! `spawn_fast_mark_enter` and `spawn_fast_mark_return` that every spawn calls, for uprobes,
+//! and the [`Timing`] of [`Child::timing`]. A library user never calls the marks; untraced
+//! they cost two function calls per spawn.
 //!
 //! # Cargo features
 //!
@@ -222,6 +222,7 @@
 //! have a source that is another mapping's target. With `PosixSpawn`, such swaps go through
 //! temporary fds just above the highest target, which replaces an inherited fd at those numbers.
 //! A [`Template`] refuses `Stdio::Piped` (a pipe per spawn is not something to prepare once).
+#![warn(missing_docs)]
 
 mod child;
 mod child_exec;

@@ -8,24 +8,20 @@
 //! `Template::spawn`, the warm templates) calls, in the calling thread:
 //!
 //! 1. [`spawn_fast_mark_enter`]`(0)` on entry, before any preparation;
-//! 2. [`spawn_fast_mark_clone`]`(0)` just before the clone-family call, `posix_spawn`, or the
-//!    request to the zygote or warm image (for `Zygote` and `Warm` the clone then happens in
-//!    another process; a retry after a dead zygote or image calls it again);
-//! 3. [`spawn_fast_mark_return`]`(pid)` on the way out, with 0 when the spawn failed.
+//! 2. [`spawn_fast_mark_return`]`(pid)` on the way out, with 0 when the spawn failed.
 //!
 //! spawnprof attaches uprobes to `spawn_fast_mark_enter` and `spawn_fast_mark_return` in a
 //! traced binary that links spawn-fast (`trace --prep`): the time from the enter mark to the
 //! thread's next clone-family syscall is the `prep` phase, and the return mark closes an enter
-//! that no clone of that thread followed. `spawn_fast_mark_clone` is exported for other
-//! tracers; spawnprof does not attach it (the syscall tracepoint marks the same moment).
-//! The symbol names and the argument are the stable part; renaming one breaks tracers.
+//! that no clone of that thread followed. (There is no mark before the clone itself: the
+//! clone-family syscall marks that moment for any tracer.) The symbol names and the argument are the stable part; renaming one breaks tracers.
 //!
 //! [`Timing`] carries the userspace side of the same story without a tracer: the timestamps
 //! of [`Child::timing`](crate::Child::timing) use CLOCK_MONOTONIC, the clock of
 //! `bpf_ktime_get_ns()`, so they line up with kernel events.
 //!
 //! The bodies must differ: identical functions are folded into one address by the linker, and a
-//! uprobe on one mark would then fire at all three. Each passes its own tag through `black_box`.
+//! uprobe on one mark would then fire at both. Each passes its own tag through `black_box`.
 
 use serde::Serialize;
 
@@ -34,13 +30,6 @@ use serde::Serialize;
 #[inline(never)]
 pub extern "C" fn spawn_fast_mark_enter(pid_hint: u64) {
     core::hint::black_box((pid_hint, 0xe7u8));
-}
-
-/// Preparation is done; the clone-family call (or posix_spawn, or the zygote request) is next.
-#[unsafe(no_mangle)]
-#[inline(never)]
-pub extern "C" fn spawn_fast_mark_clone(pid_hint: u64) {
-    core::hint::black_box((pid_hint, 0xc1u8));
 }
 
 /// The spawn API returns; `pid` is the child's pid, or 0 when the spawn failed.
@@ -69,8 +58,7 @@ mod tests {
     #[test]
     fn marks_have_distinct_addresses() {
         let enter = spawn_fast_mark_enter as *const () as usize;
-        let clone = spawn_fast_mark_clone as *const () as usize;
         let ret = spawn_fast_mark_return as *const () as usize;
-        assert!(enter != clone && clone != ret && enter != ret);
+        assert_ne!(enter, ret);
     }
 }

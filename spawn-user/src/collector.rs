@@ -203,7 +203,6 @@ struct FdNames {
     walked: std::collections::HashMap<u32, (i32, String)>,
 }
 
-const AT_EMPTY_PATH: u32 = 0x1000;
 /// Bound on remembered parents, in case exits are lost.
 const MAX_PARENTS: usize = 65_536;
 
@@ -231,7 +230,7 @@ impl FdNames {
                 flags,
                 filename,
                 ..
-            } if filename.is_empty() && *flags & AT_EMPTY_PATH != 0 => {
+            } if filename.is_empty() && *flags & libc::AT_EMPTY_PATH as u32 != 0 => {
                 if let Some((walked_fd, path)) = self.walked.remove(&hdr.tid)
                     && walked_fd == *fd
                 {

@@ -24,9 +24,13 @@ use crate::stats::{self, Interval, Verdict, median_f64, paired_ratio};
 pub struct Design {
     /// The command lines as given.
     pub labels: Vec<String>,
+    /// Blocks: each runs every command once, in a fresh random order.
     pub runs: usize,
+    /// Untimed spawns at the start of each run.
     pub warmup: usize,
+    /// Timed spawns per command per run (their median is the run's value).
     pub spawns: usize,
+    /// Seed of the run-order shuffle, printed so that a comparison can be repeated.
     pub seed: u64,
 }
 
@@ -46,40 +50,55 @@ pub struct Measured {
 /// One command's summary.
 #[derive(Clone, Debug, Serialize)]
 pub struct CommandSummary {
+    /// The command line as given.
     pub command: String,
     /// Median of the per-run median wall times, ns.
     pub wall_ns: f64,
+    /// Each run's median wall time, ns, in run order.
     pub wall_ns_runs: Vec<f64>,
     /// Median over runs of each phase's per-run median, ns.
     pub phases_ns: BTreeMap<Phase, f64>,
+    /// Timed spawns that exited non-zero or by a signal.
     pub failed_spawns: usize,
 }
 
 /// Command `a` (the first) against command `b`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
+    /// Command A (the first given).
     pub a: String,
+    /// Command B.
     pub b: String,
     /// wall(A) / wall(B): above 1, B is faster. Median of the per-run paired ratios.
     pub ratio: f64,
+    /// 95% interval of the ratio over the paired runs: [low, high].
     pub ci: [f64; 2],
+    /// The interval's exact coverage (order-statistic intervals cover at least 95%).
     pub ci_coverage: f64,
     /// The faster command, or None when the interval contains 1.
     pub faster: Option<String>,
     /// Phase -> median of A minus median of B, ns; a phase one side lacks counts as 0 there.
     pub phase_diff_ns: BTreeMap<Phase, f64>,
+    /// The comparison in words.
     pub verdict: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// Everything `spawnprof compare` reports (`--json` prints it).
 pub struct CompareReport {
+    /// Runs (blocks).
     pub runs: usize,
+    /// Untimed spawns per run.
     pub warmup: usize,
+    /// Timed spawns per command per run.
     pub spawns_per_run: usize,
+    /// The run-order seed.
     pub seed: u64,
+    /// One summary per command, in the order given.
     pub commands: Vec<CommandSummary>,
     /// Every other command against the first.
     pub comparisons: Vec<Comparison>,
+    /// Drift, outlier runs, order effects and failed spawns, in words.
     pub warnings: Vec<String>,
 }
 

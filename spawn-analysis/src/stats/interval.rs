@@ -34,17 +34,21 @@ pub enum Method {
 pub struct Interval {
     /// The estimate: the median of the per-run values, or the statistic on all runs.
     pub point: f64,
+    /// Lower bound.
     pub low: f64,
+    /// Upper bound.
     pub high: f64,
     /// Coverage of (low, high): exact for order statistics (e.g. 0.979 for 10 runs), the
     /// nominal [`LEVEL`] for the bootstrap.
     pub coverage: f64,
     /// Runs the interval is over.
     pub runs: usize,
+    /// How the interval was made.
     pub method: Method,
 }
 
 impl Interval {
+    /// Whether `x` lies in [low, high].
     pub fn contains(&self, x: f64) -> bool {
         self.low <= x && x <= self.high
     }

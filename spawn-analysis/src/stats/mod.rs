@@ -35,27 +35,33 @@ pub struct Samples {
 }
 
 impl Samples {
+    /// No values yet.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds one value.
     pub fn push(&mut self, v: u64) {
         self.values.push(v);
         self.sorted = false;
     }
 
+    /// How many values.
     pub fn len(&self) -> usize {
         self.values.len()
     }
 
+    /// No value yet.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
 
+    /// Sum of the values.
     pub fn sum(&self) -> u128 {
         self.values.iter().map(|&v| u128::from(v)).sum()
     }
 
+    /// Arithmetic mean (`None` when empty).
     pub fn mean(&self) -> Option<f64> {
         (!self.is_empty()).then(|| self.sum() as f64 / self.len() as f64)
     }
@@ -69,15 +75,19 @@ impl Samples {
         quantile_sorted(&self.values, p)
     }
 
+    /// Median (the 0.5 [`Self::quantile`]).
     pub fn median(&mut self) -> Option<f64> {
         self.quantile(0.5)
     }
+    /// 10th percentile.
     pub fn p10(&mut self) -> Option<f64> {
         self.quantile(0.10)
     }
+    /// 90th percentile.
     pub fn p90(&mut self) -> Option<f64> {
         self.quantile(0.90)
     }
+    /// 99th percentile.
     pub fn p99(&mut self) -> Option<f64> {
         self.quantile(0.99)
     }
@@ -128,9 +138,13 @@ pub fn quantile_u64(values: &[u64], p: f64) -> u64 {
 /// A description of spawns (not an inference): count, median, p10 and p90.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Summary {
+    /// How many values.
     pub n: usize,
+    /// Median.
     pub median: f64,
+    /// 10th percentile.
     pub p10: f64,
+    /// 90th percentile.
     pub p90: f64,
 }
 

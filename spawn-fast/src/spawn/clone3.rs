@@ -10,7 +10,6 @@
 
 use super::{Probe, Spawned, born_pidfd, finish, mask_bits, new_ctx};
 use crate::child_exec::{Handlers, child_entry};
-use crate::marks;
 use crate::raw_plan::RawPlan;
 use crate::sys::{CloneArgs, SignalBlock, spawn_fast_clone3_run};
 use std::io;
@@ -140,7 +139,6 @@ fn spawn_with(plan: &RawPlan, handlers: Handlers, need_pidfd: bool) -> Result<Sp
             stack_size: STACK_SIZE as u64,
             ..Default::default()
         };
-        marks::spawn_fast_mark_clone(0);
         // SAFETY: args/ctx live in this frame, which CLONE_VFORK keeps alive (we are suspended)
         // until the child has exec'd or exited; the child runs child_entry on its own stack and
         // never returns into our frames; all signals are blocked so no handler runs in it.

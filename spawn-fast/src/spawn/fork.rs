@@ -11,7 +11,6 @@
 use super::{Spawned, born_pidfd, finish, mask_bits, new_ctx};
 use crate::child_exec::Handlers;
 use crate::child_exec::child_entry;
-use crate::marks;
 use crate::raw_plan::RawPlan;
 use crate::sys::{SignalBlock, cvt, pipe_cloexec, spawn_fast_clone_run};
 use std::io;
@@ -37,7 +36,6 @@ pub(super) fn spawn(plan: &RawPlan, need_pidfd: bool) -> io::Result<Spawned> {
         wr.as_raw_fd(),
         Handlers::Private,
     );
-    marks::spawn_fast_mark_clone(0);
     let mut pidfd: libc::c_int = -1;
     let pid = if need_pidfd {
         let flags = (libc::SIGCHLD | libc::CLONE_PIDFD) as u64;

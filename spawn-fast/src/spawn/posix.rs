@@ -7,7 +7,6 @@
 //! then this strategy refuses with `ErrorKind::Unsupported` instead of racing.
 
 use super::{Spawned, finish};
-use crate::marks;
 use crate::raw_plan::{F_GID, F_PGROUP, F_RESET_SIGNALS, F_SETSID, F_SIGMASK, F_UID, RawPlan};
 use std::io;
 use std::mem::MaybeUninit;
@@ -178,7 +177,6 @@ pub(super) fn spawn(plan: &RawPlan, need_pidfd: bool, autoreaped: bool) -> io::R
         }
     }
 
-    marks::spawn_fast_mark_clone(0);
     let argv = plan.argv as *const *mut libc::c_char;
     let envp = plan.envp as *const *mut libc::c_char;
     if let Some((spawn_fn, getpid_fn)) = pidfd_spawn {

@@ -4,7 +4,6 @@
 
 use super::{Spawned, born_pidfd, finish, mask_bits, new_ctx};
 use crate::child_exec::{Handlers, child_entry};
-use crate::marks;
 use crate::raw_plan::RawPlan;
 use crate::sys::{SignalBlock, spawn_fast_clone_run, spawn_fast_vfork_run};
 use std::io;
@@ -13,7 +12,6 @@ use std::sync::atomic::Ordering;
 pub(super) fn spawn(plan: &RawPlan, need_pidfd: bool) -> io::Result<Spawned> {
     let block = SignalBlock::new();
     let ctx = new_ctx(plan, mask_bits(&block.old), -1, Handlers::Shared);
-    marks::spawn_fast_mark_clone(0);
     let mut pidfd: libc::c_int = -1;
     let ret = if need_pidfd {
         let flags = (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD) as u64;

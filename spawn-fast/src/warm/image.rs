@@ -295,7 +295,6 @@ impl Image {
                 // The pool child is ours alone: other threads may use the image meanwhile.
                 let generation = c.generation;
                 drop(conn);
-                crate::marks::spawn_fast_mark_clone(0);
                 let report = match send_request(pooled.sock.as_raw_fd(), &req) {
                     Ok(()) => {
                         req.sent();
@@ -337,7 +336,6 @@ impl Image {
                 .as_ref()
                 .expect("open while the Conn lives")
                 .as_raw_fd();
-            crate::marks::spawn_fast_mark_clone(0);
             if let Err(e) = send_request(sock, &req) {
                 // Nothing was read by a dead image: start a new one and send again, once.
                 *conn = None;

@@ -155,36 +155,55 @@ use std::sync::{Arc, Mutex};
 /// Why a warm spawn could not be done.
 #[derive(Debug, thiserror::Error)]
 pub enum WarmError {
+    /// The program (path) is statically linked: there is no loader to park in.
     #[error(
         "{0}: a statically linked program cannot be parked (Strategy::Warm needs glibc's ld.so)"
     )]
     Static(String),
+    /// The program (path) is a `#!` script.
     #[error("{0}: a script cannot be parked (Strategy::Warm runs ELF programs only)")]
     Script(String),
+    /// The program (path) is not a dynamically linked glibc program (why).
     #[error("{0}: not a dynamically linked glibc program ({1})")]
     NotGlibc(String, String),
+    /// The program (path) is set-user-ID or set-group-ID.
     #[error("{0}: set-user-ID or set-group-ID programs are not parked")]
     SetId(String),
+    /// The program (path) has file capabilities.
     #[error("{0}: programs with file capabilities are not parked")]
     FileCaps(String),
+    /// The program (path) started threads before `main`.
     #[error("{0}: the program started threads before main; a multi-threaded image cannot fork")]
     Threads(String),
+    /// The image of the program (path) exited or failed before parking (what it said).
     #[error("{0}: the image did not park: {1}")]
     NoPark(String, String),
+    /// The program file (path) is not the one that was parked (dev, inode, size or mtime).
     #[error("{0}: the program file changed since it was parked")]
     ProgramChanged(String),
+    /// The spawn's loader-relevant environment differs from the template's image.
     #[error(
         "environment read before main differs from the parked image's (template {template:?}, spawn {spawn:?})"
     )]
-    EnvMismatch { template: String, spawn: String },
+    EnvMismatch {
+        /// The template's key (`NAME=value` of the keyed variables).
+        template: String,
+        /// The spawn's key.
+        spawn: String,
+    },
+    /// A `WarmTemplate` was asked to spawn another program (asked, template's).
     #[error("the command's program {0} is not the template's program {1}")]
     OtherProgram(String, String),
+    /// More fds to pass than one request carries.
     #[error("{0} fds to pass; a warm spawn passes at most 240 (use close_other_fds)")]
     TooManyFds(usize),
+    /// The image (program path) died while serving the spawn (how).
     #[error("{0}: the warm image died: {1}")]
     ImageDied(String, String),
+    /// The preload library could not be written or opened (why).
     #[error("cannot install the warm preload library: {0}")]
     Preload(String),
+    /// Any other I/O error on the way.
     #[error(transparent)]
     Io(io::Error),
 }

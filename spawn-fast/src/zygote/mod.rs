@@ -328,7 +328,6 @@ pub(crate) fn spawn(plan: &RawPlan) -> io::Result<ZygoteChild> {
     let (resp, pidfd) = loop {
         attempts += 1;
         let sock = ensure(&mut st)?.sock.as_raw_fd();
-        crate::marks::spawn_fast_mark_clone(0);
         let r = send_request(sock, &req).and_then(|()| recv_response(sock));
         match r {
             Ok(x) => break x,
