@@ -75,8 +75,17 @@ fn duration(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 5ms, 250us, 1s)"))
 }
 
-/// CMD ARGS... as program and arguments (clap guarantees at least one word).
-fn split(mut command: Vec<OsString>) -> (OsString, Vec<OsString>) {
-    let program = command.remove(0);
-    (program, command)
+/// `CMD ARGS...` at the end of a command line (everything after it is CMD's).
+#[derive(clap::Args, Debug)]
+struct CmdLine {
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<OsString>,
+}
+
+impl CmdLine {
+    /// Program and arguments (clap guarantees at least one word).
+    fn split(mut self) -> (OsString, Vec<OsString>) {
+        let program = self.command.remove(0);
+        (program, self.command)
+    }
 }

@@ -1,10 +1,9 @@
 //! `spawnprof run`: one command through a spawn-fast strategy, its exit status passed on.
-use std::ffi::OsString;
 
 use anyhow::Context as _;
 use spawn_fast::Strategy;
 
-use crate::split;
+use crate::CmdLine;
 
 /// Run CMD through a spawn-fast strategy with inherited stdio and exit with its status
 /// (128 + signal when killed).
@@ -16,21 +15,17 @@ pub struct RunArgs {
     /// Run CMD this many times, one after the other; stops at the first failure.
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<OsString>,
+    #[command(flatten)]
+    pub command: CmdLine,
 }
 
 /// `spawnprof run`: the exit code of the first failed run, else 0.
 pub fn run(a: RunArgs) -> anyhow::Result<u8> {
-    let RunArgs {
-        strategy,
-        repeat,
-        command,
-    } = a;
-    let (program, args) = split(command);
+    let strategy = a.strategy;
+    let (program, args) = a.command.split();
     let mut cmd = spawn_fast::Command::new(&program);
     cmd.args(&args).strategy(strategy);
-    for _ in 0..repeat {
+    for _ in 0..a.repeat {
         let status = cmd
             .status()
             .with_context(|| format!("running {} ({strategy})", program.to_string_lossy()))?;

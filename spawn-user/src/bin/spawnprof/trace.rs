@@ -1,6 +1,5 @@
 //! `spawnprof trace CMD...`: run a command under the probes, one record per spawn in its tree.
 use std::{
-    ffi::OsString,
     fs::File,
     io::{self, BufWriter, Write},
     path::PathBuf,
@@ -10,7 +9,7 @@ use anyhow::Context as _;
 use spawn_analysis::{report::Format, tree::text::TextOptions};
 use spawn_user::session::{self, TraceError, TraceOptions};
 
-use crate::{duration, split};
+use crate::{CmdLine, duration};
 
 /// Run CMD and report one record per spawn in it and all its descendants.
 #[derive(clap::Args, Debug)]
@@ -50,47 +49,34 @@ pub struct TraceArgs {
     /// one "+N more" line per parent.
     #[arg(long, value_name = "DURATION", requires = "tree", value_parser = duration)]
     pub min_total: Option<std::time::Duration>,
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<OsString>,
+    #[command(flatten)]
+    pub command: CmdLine,
 }
 
 pub fn run(a: TraceArgs) -> anyhow::Result<u8> {
-    let TraceArgs {
-        json,
-        csv,
-        output,
-        no_faults,
-        no_startup,
-        prep,
-        probe_stats,
-        no_syscall_tracepoints,
-        tree,
-        min_total,
-        command,
-    } = a;
-    let format = if json {
+    let format = if a.json {
         Format::Json
-    } else if csv {
+    } else if a.csv {
         Format::Csv
     } else {
         Format::Table
     };
-    let out: Box<dyn Write + Send> = match &output {
+    let out: Box<dyn Write + Send> = match &a.output {
         Some(p) => Box::new(BufWriter::new(
             File::create(p).with_context(|| format!("creating {}", p.display()))?,
         )),
         None => Box::new(io::stdout()),
     };
-    let (program, args) = split(command);
+    let (program, args) = a.command.split();
     let opts = TraceOptions {
         format,
-        faults: !no_faults,
-        startup: !no_startup,
-        prep,
-        probe_stats,
-        no_syscall_tracepoints,
-        tree: tree.then(|| TextOptions {
-            min_total_ns: min_total.map_or(0, |d| d.as_nanos() as u64),
+        faults: !a.no_faults,
+        startup: !a.no_startup,
+        prep: a.prep,
+        probe_stats: a.probe_stats,
+        no_syscall_tracepoints: a.no_syscall_tracepoints,
+        tree: a.tree.then(|| TextOptions {
+            min_total_ns: a.min_total.map_or(0, |d| d.as_nanos() as u64),
         }),
         program,
         args,

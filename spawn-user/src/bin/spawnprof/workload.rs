@@ -1,14 +1,11 @@
 //! `spawnprof workload`: known spawns through spawn-fast, for tracing.
-use std::{
-    ffi::OsString,
-    io::{self, Write},
-};
+use std::io::{self, Write};
 
 use anyhow::Context as _;
 use spawn_fast::Strategy;
 use spawn_user::workload::{self, Workload};
 
-use crate::split;
+use crate::CmdLine;
 
 /// Spawn PROGRAM through spawn-fast with the given strategies (a known workload to trace).
 #[derive(clap::Args, Debug)]
@@ -32,32 +29,23 @@ pub struct WorkloadArgs {
     /// Print one JSON line per spawn (pid, strategy, wall time) on stderr.
     #[arg(long)]
     pub report: bool,
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<OsString>,
+    #[command(flatten)]
+    pub command: CmdLine,
 }
 
 pub fn run(a: WorkloadArgs) -> anyhow::Result<u8> {
-    let WorkloadArgs {
-        strategy,
-        count,
-        parent_rss,
-        child_touch,
-        parent_touch,
-        report,
-        command,
-    } = a;
-    let (program, args) = split(command);
+    let (program, args) = a.command.split();
     let w = Workload {
-        strategies: strategy,
-        count,
-        parent_rss,
+        strategies: a.strategy,
+        count: a.count,
+        parent_rss: a.parent_rss,
         program,
         args,
-        child_touch,
-        parent_touch,
+        child_touch: a.child_touch,
+        parent_touch: a.parent_touch,
     };
     let spawned = workload::run(&w).context("running the workload")?;
-    if report {
+    if a.report {
         let mut err = io::stderr().lock();
         for s in &spawned {
             writeln!(err, "{}", serde_json::to_string(s)?)?;
