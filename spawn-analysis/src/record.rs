@@ -20,6 +20,10 @@ pub enum SpawnKind {
     Exec,
     /// A new process that never exec'd (a forked worker).
     ForkOnly,
+    /// A new process made by a `CLONE_PARENT` clone that never exec'd: spawn-fast's warm
+    /// spawn, where a parked image of a program forks itself as a child of its own parent
+    /// (the requester). `ppid` and `parent_record` name that parent; `cloned_by` the image.
+    Warm,
     /// A new thread (CLONE_THREAD): `pid` is the thread id, `ppid` the process it joined.
     Thread,
     /// The command spawnprof was asked to trace.
@@ -34,6 +38,7 @@ impl SpawnKind {
         match self {
             SpawnKind::Exec => "exec",
             SpawnKind::ForkOnly => "fork_only",
+            SpawnKind::Warm => "warm",
             SpawnKind::Thread => "thread",
             SpawnKind::Root => "root",
             SpawnKind::Unknown => "unknown",
@@ -125,6 +130,24 @@ impl ExecInfo {
             final_filename: None,
         }
     }
+}
+
+/// The process that called clone when it is not the new process's parent: a `CLONE_PARENT`
+/// clone makes the child a sibling of the caller (for a warm spawn the caller is the parked
+/// image, the parent is the process that asked for the spawn).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClonedBy {
+    /// The cloning process (tgid).
+    pub pid: u32,
+    /// Its thread that called clone.
+    pub tid: u32,
+    /// The `id` of its record, when it was traced.
+    pub record: Option<u64>,
+    /// Its comm at the clone.
+    pub comm: String,
+    /// The file it had exec'd (its last successful exec), when that exec was traced: for a
+    /// warm spawn, the program the child runs.
+    pub program: Option<String>,
 }
 
 /// Spans of one spawn, one field per [`Phase`] (the field names are the phases' JSON keys,
@@ -267,15 +290,19 @@ pub struct SpawnRecord {
     pub v: u32,
     /// The child's pid (tgid); for a thread, its tid.
     pub pid: u32,
-    /// The creating process (for a thread: the process it belongs to).
+    /// The creating process (for a thread: the process it belongs to). For a `CLONE_PARENT`
+    /// clone, the parent the kernel gave it: the cloner's own parent (`null` when that was
+    /// not traced); the cloner is in `cloned_by`.
     pub ppid: Option<u32>,
-    /// The parent's thread that called clone.
+    /// The parent's thread that called clone; `null` for a `CLONE_PARENT` clone, which a
+    /// thread of `cloned_by` made.
     pub parent_tid: Option<u32>,
     /// This record's id, unique within one trace (1, 2, ... in creation order, assigned by the
     /// assembler): what `parent_record` points to. 0 in traces written before lineage existed.
     #[serde(default)]
     pub id: u64,
-    /// The `id` of the record of the process that called clone, when that process was traced.
+    /// The `id` of the record of the process that called clone, when that process was traced;
+    /// for a `CLONE_PARENT` clone, of the cloner's parent (the requester of a warm spawn).
     /// Unlike `ppid` it names one life of that pid (pids are reused) and stays the spawner
     /// when the child is re-parented to a subreaper. `null` for the traced root, a process
     /// already running when tracing started, or one whose parent was not traced.
@@ -301,6 +328,10 @@ pub struct SpawnRecord {
     pub clone_flags: Option<u64>,
     /// `clone_flags` decoded, e.g. `["CLONE_VM", "CLONE_VFORK", "SIGCHLD"]`.
     pub clone_flag_names: Vec<String>,
+    /// Who called clone when it is not the parent (`CLONE_PARENT`: the image of a warm
+    /// spawn); `null` otherwise.
+    #[serde(default)]
+    pub cloned_by: Option<ClonedBy>,
     /// The child's exec(s); `null` when it never tried to exec (or the entry was not seen).
     pub exec: Option<ExecInfo>,
     /// Start of the spawn: the prep mark or the clone entry; `null` when not seen.
@@ -345,6 +376,7 @@ impl SpawnRecord {
             clone_syscall: None,
             clone_flags: None,
             clone_flag_names: Vec::new(),
+            cloned_by: None,
             exec: None,
             t_start_ns: None,
             t_end_ns: None,
@@ -364,8 +396,26 @@ impl SpawnRecord {
     pub fn program(&self) -> Option<&str> {
         // Empty when the exec's entry (which carries the name) was not seen.
         let f = Some(self.exec.as_ref()?.filename.as_str()).filter(|f| !f.is_empty())?;
-        Some(f.rsplit('/').find(|s| !s.is_empty()).unwrap_or(f))
+        Some(basename(f))
     }
+
+    /// The program a warm spawn runs (kind [`SpawnKind::Warm`]): the basename of the file its
+    /// image exec'd, else its comm; `None` for every other kind.
+    pub fn warm_program(&self) -> Option<&str> {
+        if self.kind != SpawnKind::Warm {
+            return None;
+        }
+        let image = self.cloned_by.as_ref().and_then(|c| c.program.as_deref());
+        Some(
+            image
+                .filter(|f| !f.is_empty())
+                .map_or(self.comm.as_str(), basename),
+        )
+    }
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').find(|s| !s.is_empty()).unwrap_or(path)
 }
 
 /// All of `linux/sched.h`'s clone flags, for naming. The low byte is the exit signal.

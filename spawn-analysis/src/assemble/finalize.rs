@@ -76,6 +76,8 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
         SpawnKind::Root
     } else if !s.attempts.is_empty() {
         SpawnKind::Exec
+    } else if s.cloned_by.is_some() {
+        SpawnKind::Warm
     } else if s.created || s.first_run.is_some() {
         SpawnKind::ForkOnly
     } else {
@@ -182,6 +184,19 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
         startup_note = Some("no successful exec");
     }
 
+    if s.clone_parent_clones > 0 {
+        notes.push(format!(
+            "made {} CLONE_PARENT clone{} (spawn-fast's warm image: its `run` is the time it \
+             stayed parked, its clones are the warm spawns of its parent)",
+            s.clone_parent_clones,
+            if s.clone_parent_clones == 1 { "" } else { "s" },
+        ));
+        // The image parks inside its own __libc_start_main: the real one runs in the clones.
+        if libc.is_none() && exec_exit.is_some() {
+            startup_note = Some("parked before __libc_start_main (a warm image)");
+        }
+    }
+
     let exec = chosen.map(|a| {
         let successes: Vec<&Attempt> = s.attempts.iter().filter(|a| a.ret == Some(0)).collect();
         ExecInfo {
@@ -286,6 +301,7 @@ pub(crate) fn finalize(s: Spawn, root: bool, close: Close) -> SpawnRecord {
         clone_syscall: s.clone_syscall.and_then(CloneSyscall::from_raw),
         clone_flags: s.clone_flags,
         clone_flag_names: s.clone_flags.map(clone_flag_names).unwrap_or_default(),
+        cloned_by: s.cloned_by.clone(),
         exec,
         t_start_ns: t_start,
         t_end_ns: t_end,

@@ -54,7 +54,7 @@ use std::collections::{BinaryHeap, HashMap};
 use spawn_common::{clone_flags, fault_bucket};
 
 use crate::decode::RawEvent;
-use crate::record::SpawnRecord;
+use crate::record::{ClonedBy, SpawnRecord};
 
 mod finalize;
 #[cfg(test)]
@@ -64,6 +64,8 @@ mod spawn;
 pub(crate) mod synth;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod warm_tests;
 
 use finalize::{Close, finalize};
 use spawn::{Attempt, Spawn};
@@ -125,6 +127,29 @@ struct PendingClone {
     prep: Option<u64>,
 }
 
+/// What the children of a live traced process need to know of it: its record id and depth,
+/// and, for the `CLONE_PARENT` clones it makes (whose kernel parent is its own parent), its
+/// own spawner's record and its parent's pid.
+#[derive(Clone, Copy, Debug)]
+struct Lineage {
+    id: u64,
+    depth: u32,
+    parent_record: Option<u64>,
+    ppid: Option<u32>,
+}
+
+impl Lineage {
+    /// A process whose creation was not seen: a tree root with no known parent.
+    fn root(id: u64) -> Self {
+        Lineage {
+            id,
+            depth: 0,
+            parent_record: None,
+            ppid: None,
+        }
+    }
+}
+
 /// An event waiting in the reorder buffer; ordered by (timestamp, arrival).
 struct Queued {
     ts: u64,
@@ -169,10 +194,10 @@ pub struct Assembler {
     stats: AssemblerStats,
     /// The last record id handed out (ids start at 1; 0 means "none" in old traces).
     next_id: u64,
-    /// Record id and depth of each live traced process, by pid, for its children's lineage.
+    /// Lineage of each live traced process, by pid, for its children's.
     /// Apart from `tasks` because a record can be released (evicted) while its process still
     /// runs and spawns; removed when the process exits, so a reused pid starts afresh.
-    lineage: HashMap<u32, (u64, u32)>,
+    lineage: HashMap<u32, Lineage>,
 }
 
 impl Default for Assembler {
@@ -387,7 +412,7 @@ impl Assembler {
             *next_id += 1;
             // Its parent is unknown: a tree root. A live entry means this process's record was
             // evicted while it ran: its later children stay under that earlier record.
-            lineage.entry(pid).or_insert((*next_id, 0));
+            lineage.entry(pid).or_insert(Lineage::root(*next_id));
             Spawn {
                 id: *next_id,
                 ..Spawn::new(pid)
@@ -443,22 +468,35 @@ impl Assembler {
                 let pc = self.pending.get(&hdr.tid).copied();
                 let mut s = Spawn::new(child_pid);
                 s.thread = flags & clone_flags::CLONE_THREAD != 0;
-                // Lineage: the process that called clone (hdr.tgid, also for a thread of it),
-                // as it is now; kept in the record because that pid may be reused later.
                 self.next_id += 1;
                 s.id = self.next_id;
-                if let Some(&(parent, depth)) = self.lineage.get(&hdr.tgid) {
-                    s.parent_record = Some(parent);
-                    s.depth = depth + 1;
+                s.created = true;
+                if !s.thread && flags & clone_flags::CLONE_PARENT != 0 {
+                    self.clone_parent(&mut s, hdr, &comm);
+                    if let Some(c) = self.tasks.get_mut(&hdr.tgid).filter(|c| !c.thread) {
+                        c.clone_parent_clones += 1;
+                    }
+                } else {
+                    // Lineage: the process that called clone (hdr.tgid, also for a thread of
+                    // it), as it is now; kept in the record because that pid may be reused.
+                    if let Some(l) = self.lineage.get(&hdr.tgid) {
+                        s.parent_record = Some(l.id);
+                        s.depth = l.depth + 1;
+                    }
+                    s.ppid = Some(hdr.tgid);
+                    s.parent_tid = Some(hdr.tid);
+                    s.parent_comm = Some(comm.clone());
                 }
                 if !s.thread {
-                    self.lineage.insert(child_pid, (s.id, s.depth));
+                    let l = Lineage {
+                        id: s.id,
+                        depth: s.depth,
+                        parent_record: s.parent_record,
+                        ppid: s.ppid,
+                    };
+                    self.lineage.insert(child_pid, l);
                 }
-                s.created = true;
-                s.ppid = Some(hdr.tgid);
-                s.parent_tid = Some(hdr.tid);
-                s.parent_comm = Some(comm.clone());
-                // The child starts with its parent's comm until it execs.
+                // The child starts with its cloner's comm until it execs.
                 s.comm = Some(comm);
                 s.newtask = Some(hdr.ts_ns);
                 // The kernel's flags (from task_newtask) win over the syscall arguments.
@@ -597,6 +635,52 @@ impl Assembler {
                     None => self.stats.unattributed_faults += 1,
                 }
             }
+        }
+    }
+
+    /// A `CLONE_PARENT` clone: the kernel made the child its cloner's sibling, so its parent
+    /// (who waits for it, gets its SIGCHLD, and asked for it, in a warm spawn) is the cloner's
+    /// parent. The probes report the cloner; the parent comes from the cloner's lineage.
+    fn clone_parent(&self, s: &mut Spawn, hdr: spawn_common::Header, comm: &str) {
+        let cloner = self.lineage.get(&hdr.tgid).copied();
+        let cloner_rec = self.tasks.get(&hdr.tgid).filter(|c| !c.thread);
+        // A cloner whose parent exited was re-parented: its children go to a subreaper.
+        let orphaned = cloner_rec.is_some_and(|c| c.parent_dead);
+        s.cloned_by = Some(ClonedBy {
+            pid: hdr.tgid,
+            tid: hdr.tid,
+            record: cloner.map(|l| l.id),
+            comm: comm.to_string(),
+            program: cloner_rec.and_then(Spawn::last_program).map(str::to_string),
+        });
+        match cloner
+            .filter(|_| !orphaned)
+            .and_then(|l| Some((l, l.ppid?)))
+        {
+            Some((l, ppid)) => {
+                s.ppid = Some(ppid);
+                s.parent_record = l.parent_record;
+                s.depth = if l.parent_record.is_some() {
+                    l.depth
+                } else {
+                    0
+                };
+                s.parent_comm = self
+                    .tasks
+                    .get(&ppid)
+                    .filter(|p| !p.thread && !p.exited())
+                    .and_then(|p| p.comm.clone())
+                    .or_else(|| cloner_rec.and_then(|c| c.parent_comm.clone()));
+            }
+            None => s.notes.push(format!(
+                "CLONE_PARENT: its parent is the parent of pid {} (the cloner), {}",
+                hdr.tgid,
+                if orphaned {
+                    "which had exited"
+                } else {
+                    "which was not traced"
+                }
+            )),
         }
     }
 

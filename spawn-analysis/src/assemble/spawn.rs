@@ -1,6 +1,6 @@
 //! What the assembler knows about one spawn while it is in flight: the raw marks, as seen.
 //! Turning them into phases happens once, in [`super::finalize`].
-use crate::record::Faults;
+use crate::record::{ClonedBy, Faults};
 
 /// One exec attempt and the marks inside it.
 #[derive(Clone, Debug, Default)]
@@ -60,8 +60,13 @@ pub(crate) struct Spawn {
     pub parent_record: Option<u64>,
     pub depth: u32,
     pub thread: bool,
+    /// The kernel parent (for a `CLONE_PARENT` clone: the cloner's parent, when known).
     pub ppid: Option<u32>,
     pub parent_tid: Option<u32>,
+    /// The cloner, for a `CLONE_PARENT` clone (it is not the parent).
+    pub cloned_by: Option<ClonedBy>,
+    /// `CLONE_PARENT` clones this process made (a warm image's spawns).
+    pub clone_parent_clones: u32,
     pub parent_comm: Option<String>,
     pub comm: Option<String>,
     /// `task_newtask` was seen: the spawn began while tracing.
@@ -112,6 +117,16 @@ impl Spawn {
     /// Index of the first successful exec.
     pub fn first_success(&self) -> Option<usize> {
         self.attempts.iter().position(|a| a.ret == Some(0))
+    }
+
+    /// The file of the last successful exec, when its name was seen.
+    pub fn last_program(&self) -> Option<&str> {
+        self.attempts
+            .iter()
+            .rev()
+            .find(|a| a.ret == Some(0))
+            .map(|a| a.filename.as_str())
+            .filter(|f| !f.is_empty())
     }
 
     /// Startup marks belong to the first successful image only: none before it, none once a

@@ -24,6 +24,7 @@ pub fn flatten(r: &SpawnRecord) -> Vec<(String, String)> {
         v.map(|v| v.to_string()).unwrap_or_default()
     }
     let e = r.exec.as_ref();
+    let c = r.cloned_by.as_ref();
     let mut f: Vec<(String, String)> = vec![
         ("v".into(), r.v.to_string()),
         ("pid".into(), r.pid.to_string()),
@@ -57,6 +58,14 @@ pub fn flatten(r: &SpawnRecord) -> Vec<(String, String)> {
         ),
         ("clone_flags".into(), o(r.clone_flags)),
         ("clone_flag_names".into(), r.clone_flag_names.join("|")),
+        ("cloned_by.pid".into(), o(c.map(|c| c.pid))),
+        ("cloned_by.tid".into(), o(c.map(|c| c.tid))),
+        ("cloned_by.record".into(), o(c.and_then(|c| c.record))),
+        ("cloned_by.comm".into(), o(c.map(|c| &c.comm))),
+        (
+            "cloned_by.program".into(),
+            o(c.and_then(|c| c.program.as_ref())),
+        ),
         ("exec.filename".into(), o(e.map(|e| &e.filename))),
         ("exec.ret".into(), o(e.and_then(|e| e.ret))),
         (

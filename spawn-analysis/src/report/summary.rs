@@ -49,7 +49,8 @@ impl Summary {
         self.lost_events = n;
     }
 
-    /// The group a record is summarised in: the exec'd program, or its kind.
+    /// The group a record is summarised in: the exec'd program, a warm spawn's program
+    /// marked `(warm)`, or its kind.
     fn key(r: &SpawnRecord) -> String {
         match (r.kind, r.program()) {
             (SpawnKind::Thread, _) => {
@@ -60,6 +61,8 @@ impl Summary {
                 None => p.to_string(),
             },
             (SpawnKind::ForkOnly, None) => format!("(fork only: {})", r.comm),
+            // Apart from the same program's exec spawns: no exec, no loader.
+            (SpawnKind::Warm, None) => format!("{} (warm)", r.warm_program().unwrap_or("?")),
             (_, None) => format!("({}: {})", r.kind.as_str(), r.comm),
         }
     }

@@ -1,6 +1,6 @@
 //! The human table: one line per spawn, aligned columns, durations in readable units.
 use super::fmt_opt;
-use crate::record::SpawnRecord;
+use crate::record::{SpawnKind, SpawnRecord};
 
 /// Longest exec filename shown; longer ones keep their end (the program name).
 const FILE_WIDTH: usize = 28;
@@ -27,7 +27,15 @@ pub fn row(r: &SpawnRecord) -> String {
                 (None, _) => "running".to_string(),
             },
         ),
-        None => ("-".to_string(), "-".to_string()),
+        None => (
+            // A warm spawn runs its image's program without exec.
+            r.cloned_by
+                .as_ref()
+                .and_then(|c| c.program.as_deref())
+                .filter(|_| r.kind == SpawnKind::Warm)
+                .map_or_else(|| "-".to_string(), |f| shorten(f, FILE_WIDTH)),
+            "-".to_string(),
+        ),
     };
     let mut result = result;
     if !r.complete {

@@ -1,5 +1,6 @@
 //! The spawn tree: records placed under the record of the process that spawned them (their
-//! `parent_record`), with the totals of each subtree. Pure, so that it is unit-tested from
+//! `parent_record`: a warm spawn hangs under the process that asked for it, not under the
+//! image that cloned it), with the totals of each subtree. Pure, so that it is unit-tested from
 //! synthetic record sets; [`text`] renders it for a terminal, [`verdict`] summarises it, and
 //! `plot::timeline` draws it on a time axis.
 //!
@@ -72,8 +73,8 @@ pub struct Item {
     pub ppid: Option<u32>,
     /// The record's kind.
     pub kind: SpawnKind,
-    /// What ran: the exec'd program (`sh → make` when it exec'd again), or the comm of a
-    /// process that never exec'd, marked `(fork)`.
+    /// What ran: the exec'd program (`sh → make` when it exec'd again), a warm spawn's
+    /// program marked `(warm)`, or the comm of a process that never exec'd, marked `(fork)`.
     pub name: String,
     /// The errno name of an exec that failed.
     pub failed: Option<String>,
@@ -97,6 +98,9 @@ impl Item {
             (Some(p), Some(last)) if basename(last) != p => format!("{p} → {}", basename(last)),
             (Some(p), _) => p.to_string(),
             (None, _) if r.kind == SpawnKind::ForkOnly => format!("{} (fork)", r.comm),
+            (None, _) if r.kind == SpawnKind::Warm => {
+                format!("{} (warm)", r.warm_program().unwrap_or("?"))
+            }
             (None, _) if r.comm.is_empty() => format!("({})", r.kind.as_str()),
             (None, _) => r.comm.clone(),
         };

@@ -260,3 +260,53 @@ fn verdict_names_the_heaviest_subtrees_with_their_phases() {
     );
     assert_eq!(verdict::render(&Tree::default(), 5), "");
 }
+
+/// A warm spawn: `spawnprof run` (10) started the image of `true` (11), whose CLONE_PARENT
+/// clone (12) is the requester's child. It hangs under the requester and is named as a warm
+/// run of the image's program, also in a trace without ids (inferred from `ppid`).
+#[test]
+fn warm_spawn_hangs_under_the_requester_not_the_image() {
+    let mut warm = rec(3, Some(1), 12, 10, "x", 2_000, 2_300);
+    warm.kind = SpawnKind::Warm;
+    warm.exec = None;
+    warm.comm = "true".into();
+    warm.cloned_by = Some(crate::record::ClonedBy {
+        pid: 11,
+        tid: 11,
+        record: Some(2),
+        comm: "true".into(),
+        program: Some("/usr/bin/true".into()),
+    });
+    warm.phases_ns = Phases {
+        copy: Some(90 * US),
+        queue: Some(10 * US),
+        run: Some(150 * US),
+        reap: Some(50 * US),
+        ..Default::default()
+    };
+    let records = vec![
+        rec(1, None, 10, 1, "spawnprof", 0, 5_000),
+        rec(2, Some(1), 11, 10, "true", 100, 6_000),
+        warm,
+    ];
+    let check = |t: &Tree| {
+        let req = by_name(t, 10);
+        let kids: Vec<u32> = req.children.iter().map(|&k| t.nodes[k].item.pid).collect();
+        assert_eq!(kids, [11, 12]);
+        assert!(by_name(t, 11).children.is_empty());
+        let w = by_name(t, 12);
+        assert_eq!((w.item.name.as_str(), w.depth), ("true (warm)", 1));
+        // Copy, queue and reap are its spawn overhead; run is not.
+        assert_eq!(w.item.overhead(), 150 * US);
+    };
+    check(&Tree::from_records(&records));
+    let old: Vec<SpawnRecord> = records
+        .into_iter()
+        .map(|mut r| {
+            r.id = 0;
+            r.parent_record = None;
+            r
+        })
+        .collect();
+    check(&Tree::from_records(&old));
+}

@@ -15,6 +15,8 @@ pub enum Outcome {
     ExecFailed,
     /// A process that never exec'd (a forked worker).
     NoExec,
+    /// A warm spawn: a parked image's `CLONE_PARENT` clone that runs the program without exec.
+    Warm,
     /// Not known: tracing stopped inside the exec, or the start of the spawn was not seen.
     Unknown,
 }
@@ -26,6 +28,7 @@ impl Outcome {
             (Some(e), _) if e.ret.is_some_and(|x| x < 0) => Outcome::ExecFailed,
             (Some(_), _) => Outcome::Unknown,
             (None, SpawnKind::ForkOnly) => Outcome::NoExec,
+            (None, SpawnKind::Warm) => Outcome::Warm,
             (None, _) => Outcome::Unknown,
         }
     }
@@ -35,6 +38,7 @@ impl Outcome {
             Outcome::ExecOk => "exec_ok",
             Outcome::ExecFailed => "exec_failed",
             Outcome::NoExec => "no_exec",
+            Outcome::Warm => "warm",
             Outcome::Unknown => "unknown",
         }
     }
@@ -100,11 +104,15 @@ impl GroupBy {
 /// when tracing started leaves a partial record when it execs or exits: it is no spawn we
 /// measured, so the aggregates count it apart.
 pub fn creation_seen(r: &SpawnRecord) -> bool {
-    r.ppid.is_some()
+    // A warm spawn whose requester was not traced has no ppid, but its clone was seen.
+    r.ppid.is_some() || r.cloned_by.is_some()
 }
 
 /// The program a spawn ran, or, when it ran none, its kind and comm ("(fork_only: bash)").
 pub fn program_key(r: &SpawnRecord) -> String {
+    if let Some(p) = r.warm_program() {
+        return format!("{p} (warm)");
+    }
     match r.program() {
         Some(p) => p.to_string(),
         None if r.comm.is_empty() => format!("({})", r.kind.as_str()),
@@ -332,5 +340,24 @@ pub(crate) mod tests {
         let g: HashMap<&str, &GroupStats> = a.groups().collect();
         assert_eq!(g["b"].spawns, 1);
         assert_eq!(g[OTHER].no_exec, 6);
+    }
+
+    #[test]
+    fn warm_spawns_have_their_own_outcome_and_program_key() {
+        let mut r = SpawnRecord::new(5, SpawnKind::Warm);
+        r.comm = "true".into();
+        r.cloned_by = Some(spawn_analysis::record::ClonedBy {
+            pid: 4,
+            tid: 4,
+            record: None,
+            comm: "true".into(),
+            program: Some("/usr/bin/true".into()),
+        });
+        assert_eq!(Outcome::of(&r), Outcome::Warm);
+        assert_eq!(program_key(&r), "true (warm)");
+        assert!(
+            creation_seen(&r),
+            "its clone was seen though the requester was not traced"
+        );
     }
 }

@@ -84,7 +84,7 @@ impl Metrics {
         let spawns = Family::<Labels, Counter>::default();
         r.register(
             "spawns",
-            "Processes spawned, by clone-family syscall and outcome (exec_ok, exec_failed, no_exec, unknown)",
+            "Processes spawned, by clone-family syscall and outcome (exec_ok, exec_failed, no_exec, warm, unknown)",
             spawns.clone(),
         );
         let threads = Counter::default();

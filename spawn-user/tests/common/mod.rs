@@ -117,3 +117,31 @@ pub fn lost_events(stderr: &str) -> u64 {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no lost-events line in: {stderr}"))
 }
+
+/// `spawnprof trace --json -o FILE [extra] -- cmd...`: the records from a file of their own,
+/// so the traced command's output cannot mix with them; `name` keeps the file apart from
+/// other tests'.
+pub fn trace_json_file(name: &str, extra: &[&str], cmd: &[&str]) -> Traced {
+    let file = std::env::temp_dir().join(format!("spawnprof-{name}-{}.jsonl", std::process::id()));
+    let out = spawnprof()
+        .args(["trace", "--json", "-o"])
+        .arg(&file)
+        .args(extra)
+        .arg("--")
+        .args(cmd)
+        .output()
+        .expect("running spawnprof");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let _ = std::fs::remove_file(&file);
+    let records = text
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect();
+    Traced {
+        records,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code(),
+    }
+}
