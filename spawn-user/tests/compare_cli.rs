@@ -5,14 +5,12 @@
 //! machine a single run can flip, which moves the interval's end but not the median.
 mod common;
 
-use common::{capable, exit0};
+use common::exit0;
 use serde_json::Value;
 
 #[test]
 fn static_child_is_faster_and_startup_carries_the_difference() {
-    if !capable("static_child_is_faster_and_startup_carries_the_difference") {
-        return;
-    }
+    require_probes!();
     let out = common::spawnprof()
         .args(["compare", "--runs", "6", "--warmup", "1", "--spawns", "9"])
         .args(["--seed", "1", "--json", "/bin/true", exit0()])

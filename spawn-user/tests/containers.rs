@@ -16,8 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::capable;
-use live::{Background, Gated, Prometheus, TempDir, cgroup2_root, each_record, free_port, serial};
+use live::{Background, Gated, Prometheus, TempDir, cgroup2_root, each_record, free_port};
 use serde_json::Value;
 
 const ID: &str = "5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f";
@@ -143,10 +142,7 @@ fn ns_inode(out: &str) -> u64 {
 
 #[test]
 fn kubepods_container_in_its_own_pid_namespace() {
-    if !capable("kubepods_container_in_its_own_pid_namespace") {
-        return;
-    }
-    let _s = serial();
+    let _s = require_probes!(serial);
     let tree = Tree::new("spawnprof-test-k8s");
     let pod_slice = format!(
         "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{}.slice",
@@ -267,10 +263,7 @@ fn kubepods_container_in_its_own_pid_namespace() {
 
 #[test]
 fn docker_and_systemd_shaped_cgroups() {
-    if !capable("docker_and_systemd_shaped_cgroups") {
-        return;
-    }
-    let _s = serial();
+    let _s = require_probes!(serial);
     let tree = Tree::new("spawnprof-test-rt");
     let docker = tree.leaf(&format!("docker/{ID2}"));
     let unit = tree.leaf("system.slice/spawnprof-probe.service");
@@ -320,10 +313,7 @@ fn docker_and_systemd_shaped_cgroups() {
 /// namespace: the probes translate it (user space there cannot know host pids).
 #[test]
 fn pid_of_spawnprofs_own_namespace() {
-    if !capable("pid_of_spawnprofs_own_namespace") {
-        return;
-    }
-    let _s = serial();
+    let _s = require_probes!(serial);
     let dir = TempDir::new("spawnprof-nspid");
     let (out, fifo) = (dir.path("r.jsonl"), dir.path("go"));
     let c = std::ffi::CString::new(fifo.to_str().unwrap_or_default()).expect("path");

@@ -12,7 +12,7 @@ mod common;
 use std::io::Read as _;
 use std::process::Stdio;
 
-use common::{capable, spawnprof, spawnprof_path};
+use common::{spawnprof, spawnprof_path};
 
 const BUSYBOX: &str = "/usr/bin/busybox";
 
@@ -91,9 +91,7 @@ fn is_static_elf64(b: &[u8]) -> bool {
 
 #[test]
 fn every_kind_of_loss_is_counted_and_spawns_balance() {
-    if !capable("every_kind_of_loss_is_counted_and_spawns_balance") {
-        return;
-    }
+    require_probes!();
     // busybox must be static: its sh then never reaches libc.so's __libc_start_main and
     // holds its startup slot for its whole life.
     let static_busybox = std::fs::read(BUSYBOX).is_ok_and(|b| is_static_elf64(&b));

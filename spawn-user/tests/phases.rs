@@ -4,7 +4,7 @@
 //! volume). Only counts, identities and orderings are asserted: timings move with load.
 mod common;
 
-use common::{capable, exit0, lost_events, spawnprof_path, trace_json, trace_workload};
+use common::{exit0, lost_events, spawnprof_path, trace_json, trace_workload};
 use serde_json::Value;
 
 fn exec_records(records: &[Value], filename: &str) -> Vec<Value> {
@@ -59,9 +59,7 @@ fn cow(r: &Value, side: &str) -> i64 {
 /// parent's size is measured by `cargo xtask experiment fork-road`, not asserted here.)
 #[test]
 fn fork_cow_counts_match_pages_written_and_teardown_is_the_childs() {
-    if !capable("fork_cow_counts_match_pages_written_and_teardown_is_the_childs") {
-        return;
-    }
+    require_probes!();
     for r in &fork_touch("256M", 100, 50) {
         let (child, parent) = (cow(r, "child_pre_exec"), cow(r, "parent_after_fork"));
         assert!(
@@ -90,9 +88,7 @@ fn fork_cow_counts_match_pages_written_and_teardown_is_the_childs() {
 /// down. Counts, not times, so load cannot change them.
 #[test]
 fn vfork_copies_no_memory_from_a_big_parent() {
-    if !capable("vfork_copies_no_memory_from_a_big_parent") {
-        return;
-    }
+    require_probes!();
     let workload = [
         "--strategy",
         "vfork",
@@ -118,9 +114,7 @@ fn vfork_copies_no_memory_from_a_big_parent() {
 /// after the kernel's wait returned. Identities and orderings, so load cannot break them.
 #[test]
 fn phases_partition_the_spawn_inside_spawn_fast_wall_time() {
-    if !capable("phases_partition_the_spawn_inside_spawn_fast_wall_time") {
-        return;
-    }
+    require_probes!();
     let out = common::spawnprof()
         .args([
             "trace",
@@ -186,9 +180,7 @@ fn phases_partition_the_spawn_inside_spawn_fast_wall_time() {
 
 #[test]
 fn special_spawns_are_recorded_as_such() {
-    if !capable("special_spawns_are_recorded_as_such") {
-        return;
-    }
+    require_probes!();
     // Several execs in one process.
     let t = trace_json(&[], &["sh", "-c", "exec /bin/true"]);
     let root = t.records.iter().find(|r| r["kind"] == "root").unwrap();
@@ -226,9 +218,7 @@ fn special_spawns_are_recorded_as_such() {
 
 #[test]
 fn ten_thousand_spawns_are_all_accounted_for() {
-    if !capable("ten_thousand_spawns_are_all_accounted_for") {
-        return;
-    }
+    require_probes!();
     let workload = ["--strategy", "vfork", "--count", "10000"];
     let t = trace_workload(&["--no-faults"], &workload, exit0());
     t.assert_ok();

@@ -14,10 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::capable;
-use live::{
-    Background, Cgroup, Gated, Prometheus, TempDir, each_record, free_port, number_after, serial,
-};
+use live::{Background, Cgroup, Gated, Prometheus, TempDir, each_record, free_port, number_after};
 use serde_json::Value;
 
 const READY_RECORD: &str = "spawnprof: recording";
@@ -41,10 +38,7 @@ fn records(path: &std::path::Path) -> Vec<Value> {
 
 #[test]
 fn cgroup_filter_sees_only_spawns_inside() {
-    if !capable("cgroup_filter_sees_only_spawns_inside") {
-        return;
-    }
-    let _s = serial();
+    let _s = require_probes!(serial);
     let cg = Cgroup::new("spawnprof-test-cg");
     let dir = TempDir::new("spawnprof-cg");
     let out = dir.path("r.jsonl");
@@ -139,10 +133,7 @@ fn pid_tree_run(children: bool) -> (u32, Vec<Value>, String) {
 
 #[test]
 fn pid_children_follows_the_tree_and_nothing_else() {
-    if !capable("pid_children_follows_the_tree_and_nothing_else") {
-        return;
-    }
-    let _s = serial();
+    let _s = require_probes!(serial);
     let (p, recs, stderr) = pid_tree_run(true);
     let by = |f: &str| {
         recs.iter()
@@ -181,10 +172,7 @@ fn pid_children_follows_the_tree_and_nothing_else() {
 
 #[test]
 fn pid_without_children_records_direct_children_only() {
-    if !capable("pid_without_children_records_direct_children_only") {
-        return;
-    }
-    let _s = serial();
+    let _s = require_probes!(serial);
     let (p, recs, stderr) = pid_tree_run(false);
     let spawned: Vec<&Value> = recs
         .iter()
@@ -206,10 +194,7 @@ fn pid_without_children_records_direct_children_only() {
 
 #[test]
 fn prometheus_scrapes_spawn_counters_and_phase_histograms() {
-    if !capable("prometheus_scrapes_spawn_counters_and_phase_histograms") {
-        return;
-    }
-    let _s = serial();
+    let _s = require_probes!(serial);
     let cg = Cgroup::new("spawnprof-test-prom");
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
@@ -297,10 +282,7 @@ fn prometheus_scrapes_spawn_counters_and_phase_histograms() {
 
 #[test]
 fn top_batch_mode_shows_the_spawner() {
-    if !capable("top_batch_mode_shows_the_spawner") {
-        return;
-    }
-    let _s = serial();
+    let _s = require_probes!(serial);
     let cg = Cgroup::new("spawnprof-test-top");
     let mut work = Gated::new(
         "sh",
@@ -348,10 +330,7 @@ fn top_batch_mode_shows_the_spawner() {
 
 #[test]
 fn not_root_is_a_one_line_error_with_exit_2() {
-    if !capable("not_root_is_a_one_line_error_with_exit_2") {
-        return;
-    }
-    let _s = serial();
+    let _s = require_probes!(serial);
     // setpriv (util-linux) drops to nobody without a shell or PAM in between.
     let out = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
@@ -370,10 +349,7 @@ fn not_root_is_a_one_line_error_with_exit_2() {
 /// lost events), and spawnprof's memory at the end is within 10% of what it was at 10 s.
 #[test]
 fn soak_60s_accounts_for_every_spawn_with_flat_memory() {
-    if !capable("soak_60s_accounts_for_every_spawn_with_flat_memory") {
-        return;
-    }
-    let _s = serial();
+    let _s = require_probes!(serial);
     let cg = Cgroup::new("spawnprof-test-soak");
     let dir = TempDir::new("spawnprof-soak");
     let out = dir.path("soak.jsonl");

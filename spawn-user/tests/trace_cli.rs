@@ -2,13 +2,11 @@
 //! matches what the traced command did.
 mod common;
 
-use common::{by_exec, capable, exit0, spawnprof, trace_json, trace_workload};
+use common::{by_exec, exit0, spawnprof, trace_json, trace_workload};
 
 #[test]
 fn shell_children_are_recorded_with_parent_links_and_durations() {
-    if !capable("shell_children_are_recorded_with_parent_links_and_durations") {
-        return;
-    }
+    require_probes!();
     let t = trace_json(&[], &["sh", "-c", "/bin/true; /bin/echo hi >/dev/null"]);
     t.assert_ok();
     let sh = t
@@ -42,9 +40,7 @@ fn shell_children_are_recorded_with_parent_links_and_durations() {
 
 #[test]
 fn failed_exec_is_recorded_with_its_errno() {
-    if !capable("failed_exec_is_recorded_with_its_errno") {
-        return;
-    }
+    require_probes!();
     let t = trace_json(&[], &["sh", "-c", "/nonexistent/prog; exit 0"]);
     t.assert_ok();
     let failed = by_exec(&t.records, "/nonexistent/prog");
@@ -61,18 +57,14 @@ fn failed_exec_is_recorded_with_its_errno() {
 
 #[test]
 fn exit_code_is_the_commands_own() {
-    if !capable("exit_code_is_the_commands_own") {
-        return;
-    }
+    require_probes!();
     let t = trace_json(&[], &["sh", "-c", "exit 7"]);
     assert_eq!(t.code, Some(7), "stderr: {}", t.stderr);
 }
 
 #[test]
 fn missing_command_is_a_one_line_error() {
-    if !capable("missing_command_is_a_one_line_error") {
-        return;
-    }
+    require_probes!();
     let out = spawnprof()
         .args(["trace", "--", "/no/such/command-xyz"])
         .output()
@@ -90,9 +82,7 @@ fn missing_command_is_a_one_line_error() {
 /// `--probe-stats`: the kernel's own count of probe hits covers at least what the command did.
 #[test]
 fn probe_stats_count_at_least_the_commands_execs() {
-    if !capable("probe_stats_count_at_least_the_commands_execs") {
-        return;
-    }
+    require_probes!();
     let t = trace_json(
         &["--probe-stats"],
         &["sh", "-c", "/bin/true; /bin/true; /bin/true; exit 0"],
@@ -136,9 +126,7 @@ fn probe_stats_count_at_least_the_commands_execs() {
 /// afterwards could not have named it.
 #[test]
 fn fd_execs_are_named_by_the_path_walked_in_the_kernel() {
-    if !capable("fd_execs_are_named_by_the_path_walked_in_the_kernel") {
-        return;
-    }
+    require_probes!();
     use std::os::unix::fs::PermissionsExt;
     let dir = std::path::Path::new("/dev/shm");
     let dir = if dir.is_dir() {

@@ -3,7 +3,7 @@
 //! re-parented to a subreaper. Only structure and counts are asserted, never times.
 mod common;
 
-use common::{capable, spawnprof};
+use common::spawnprof;
 use spawn_analysis::record::{SpawnKind, SpawnRecord};
 use spawn_analysis::report::json;
 use spawn_analysis::tree::{Tree, text::NAME_WIDTH};
@@ -82,9 +82,7 @@ fn cells(line: &str) -> (String, Vec<String>) {
 
 #[test]
 fn nested_shells_form_a_tree_with_subtree_totals() {
-    if !capable("nested_shells_form_a_tree_with_subtree_totals") {
-        return;
-    }
+    require_probes!();
     let r = trace_tree(
         "nested",
         &[
@@ -143,9 +141,7 @@ fn nested_shells_form_a_tree_with_subtree_totals() {
 
 #[test]
 fn fork_only_subshell_and_failed_exec_are_nodes_of_their_own() {
-    if !capable("fork_only_subshell_and_failed_exec_are_nodes_of_their_own") {
-        return;
-    }
+    require_probes!();
     let r = trace_tree(
         "subshell",
         &[
@@ -181,9 +177,7 @@ const HELPER_ENV: &str = "SPAWNPROF_TREE_HELPER";
 
 #[test]
 fn double_fork_grandchild_keeps_its_spawner_when_a_subreaper_reaps_it() {
-    if !capable("double_fork_grandchild_keeps_its_spawner_when_a_subreaper_reaps_it") {
-        return;
-    }
+    require_probes!();
     let me = std::env::current_exe().expect("test binary");
     let me = me.to_str().expect("utf-8 path");
     let r = trace_tree(

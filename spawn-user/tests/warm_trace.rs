@@ -5,7 +5,7 @@
 //! times.
 mod common;
 
-use common::{capable, spawnprof_path, trace_json_file};
+use common::{spawnprof_path, trace_json_file};
 use serde_json::Value;
 
 fn basename(v: &Value) -> Option<&str> {
@@ -14,9 +14,7 @@ fn basename(v: &Value) -> Option<&str> {
 
 #[test]
 fn warm_spawns_are_children_of_the_requester_cloned_by_the_image() {
-    if !capable("warm_spawns_are_children_of_the_requester_cloned_by_the_image") {
-        return;
-    }
+    require_probes!();
     let t = trace_json_file(
         "warm",
         &[],

@@ -55,6 +55,21 @@ fn by_name(t: &Tree, pid: u32) -> &Node {
     t.nodes.iter().find(|n| n.item.pid == pid).expect("node")
 }
 
+/// Runs `check` on the tree of `records`, then on the tree of the same records as a trace
+/// written without ids has them (links inferred from pids and times).
+fn check_with_and_without_ids(records: Vec<SpawnRecord>, check: impl Fn(&Tree)) {
+    check(&Tree::from_records(&records));
+    let old: Vec<SpawnRecord> = records
+        .into_iter()
+        .map(|mut r| {
+            r.id = 0;
+            r.parent_record = None;
+            r
+        })
+        .collect();
+    check(&Tree::from_records(&old));
+}
+
 #[test]
 fn builds_the_tree_with_depths_and_subtree_totals() {
     let t = Tree::from_records(&nested());
@@ -99,16 +114,7 @@ fn pid_reuse_does_not_confuse_lineage() {
         assert_eq!(by_name(t, 30).depth, 2);
         assert_eq!(by_name(t, 10).totals.below, 3);
     };
-    check(&Tree::from_records(&records));
-    let old: Vec<SpawnRecord> = records
-        .into_iter()
-        .map(|mut r| {
-            r.id = 0;
-            r.parent_record = None;
-            r
-        })
-        .collect();
-    check(&Tree::from_records(&old));
+    check_with_and_without_ids(records, check);
 }
 
 #[test]
@@ -299,14 +305,5 @@ fn warm_spawn_hangs_under_the_requester_not_the_image() {
         // Copy, queue and reap are its spawn overhead; run is not.
         assert_eq!(w.item.overhead(), 150 * US);
     };
-    check(&Tree::from_records(&records));
-    let old: Vec<SpawnRecord> = records
-        .into_iter()
-        .map(|mut r| {
-            r.id = 0;
-            r.parent_record = None;
-            r
-        })
-        .collect();
-    check(&Tree::from_records(&old));
+    check_with_and_without_ids(records, check);
 }

@@ -7,28 +7,18 @@
 use std::collections::HashMap;
 
 use prometheus_client::{
-    metrics::{
-        counter::Counter,
-        family::Family,
-        histogram::{Histogram, exponential_buckets},
-    },
+    metrics::{counter::Counter, family::Family},
     registry::{Registry, Unit},
 };
 
 use super::labels::{OTHER, TopLabels};
+use super::prom::{HistFamily, Labels, register, register_with_unit, seconds_family};
 use spawn_analysis::record::{SpawnKind, SpawnRecord};
-
-type Labels = Vec<(&'static str, String)>;
-type HistFamily = Family<Labels, Histogram, fn() -> Histogram>;
 
 /// Containers with their own series unless told otherwise (`serve --top-containers`).
 pub const DEFAULT_TOP: usize = 50;
 /// A parent above this resident size makes a fork "big" unless told otherwise (1 GiB).
 pub const DEFAULT_BIG_PARENT: u64 = 1 << 30;
-
-fn buckets() -> Histogram {
-    Histogram::new(exponential_buckets(1e-6, 2.0, 25))
-}
 
 #[derive(Debug)]
 pub struct ContainerMetrics {
@@ -44,39 +34,32 @@ pub struct ContainerMetrics {
 
 impl ContainerMetrics {
     pub fn new(r: &mut Registry) -> Self {
-        let spawns = Family::<Labels, Counter>::default();
-        r.register(
-            "container_spawns",
-            "Processes spawned per container (top N containers by spawns; the rest are container_id=\"other\")",
-            spawns.clone(),
-        );
-        let seconds = HistFamily::new_with_constructor(buckets as fn() -> Histogram);
-        r.register_with_unit(
-            "container_spawn",
-            "Time from the clone call to the reap, per container",
-            Unit::Seconds,
-            seconds.clone(),
-        );
-        let big_forks = Family::<Labels, Counter>::default();
-        r.register(
-            "container_big_parent_forks",
-            "Forks (page tables copied: no CLONE_VM) whose parent's resident memory was above the threshold (serve --big-parent), per container; the parent's RSS is read when the record completes",
-            big_forks.clone(),
-        );
-        let evictions = Counter::default();
-        r.register(
-            "container_label_evictions",
-            "Containers that lost their own series to busier ones (their later spawns count under container_id=\"other\")",
-            evictions.clone(),
-        );
         ContainerMetrics {
             labels: TopLabels::new(DEFAULT_TOP),
             sets: HashMap::new(),
             big_parent_bytes: DEFAULT_BIG_PARENT,
-            spawns,
-            seconds,
-            big_forks,
-            evictions,
+            spawns: register(
+                r,
+                "container_spawns",
+                "Processes spawned per container (top N containers by spawns; the rest are container_id=\"other\")",
+            ),
+            seconds: register_with_unit(
+                r,
+                "container_spawn",
+                "Time from the clone call to the reap, per container",
+                Unit::Seconds,
+                seconds_family(),
+            ),
+            big_forks: register(
+                r,
+                "container_big_parent_forks",
+                "Forks (page tables copied: no CLONE_VM) whose parent's resident memory was above the threshold (serve --big-parent), per container; the parent's RSS is read when the record completes",
+            ),
+            evictions: register(
+                r,
+                "container_label_evictions",
+                "Containers that lost their own series to busier ones (their later spawns count under container_id=\"other\")",
+            ),
         }
     }
 

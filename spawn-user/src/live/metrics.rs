@@ -6,12 +6,7 @@
 //! [`TopLabels`]), the rest are `other`; every other label has a fixed set of values.
 use prometheus_client::{
     encoding::text::encode,
-    metrics::{
-        counter::Counter,
-        family::Family,
-        gauge::Gauge,
-        histogram::{Histogram, exponential_buckets},
-    },
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::{Registry, Unit},
 };
 
@@ -19,16 +14,8 @@ use super::Health;
 use super::agg::{Outcome, PHASES, creation_seen, program_key};
 use super::container_metrics::ContainerMetrics;
 use super::labels::TopLabels;
+use super::prom::{HistFamily, Labels, register, register_with_unit, seconds_family};
 use spawn_analysis::record::{CloneSyscall, SpawnKind, SpawnRecord};
-
-type Labels = Vec<(&'static str, String)>;
-type HistFamily = Family<Labels, Histogram, fn() -> Histogram>;
-
-/// 1 µs to 16.8 s in powers of two: spawns range from tens of µs (vfork of a static binary)
-/// to seconds (a fork of a huge parent).
-fn buckets() -> Histogram {
-    Histogram::new(exponential_buckets(1e-6, 2.0, 25))
-}
 
 /// A counter that mirrors an absolute value read elsewhere (a kernel counter, getrusage).
 fn mirror(c: &Counter, now: u64) {
@@ -67,131 +54,93 @@ impl Metrics {
     /// `top_programs`: how many programs get their own `program` label.
     pub fn new(top_programs: usize) -> Self {
         let mut r = Registry::with_prefix("spawnprof");
-        let phase = HistFamily::new_with_constructor(buckets as fn() -> Histogram);
-        r.register_with_unit(
-            "phase",
-            "Time per main phase of a spawn (copy, queue, setup, exec, startup, run, reap)",
-            Unit::Seconds,
-            phase.clone(),
-        );
-        let total = HistFamily::new_with_constructor(buckets as fn() -> Histogram);
-        r.register_with_unit(
-            "spawn",
-            "Time from the clone call to the reap",
-            Unit::Seconds,
-            total.clone(),
-        );
-        let spawns = Family::<Labels, Counter>::default();
-        r.register(
-            "spawns",
-            "Processes spawned, by clone-family syscall and outcome (exec_ok, exec_failed, no_exec, warm, unknown)",
-            spawns.clone(),
-        );
-        let threads = Counter::default();
-        r.register("threads", "Threads created (CLONE_THREAD)", threads.clone());
-        let incomplete = Counter::default();
-        r.register(
-            "incomplete_records",
-            "Records some of whose phase boundaries were not seen",
-            incomplete.clone(),
-        );
-        let partial = Counter::default();
-        r.register(
-            "partial_records",
-            "Processes seen only after their creation (already running when tracing started): not counted as spawns",
-            partial.clone(),
-        );
-        let faults = Family::<Labels, Counter>::default();
-        r.register(
-            "faults",
-            "Page faults charged to spawns, by side (child_pre_exec, parent_after_fork, child_post_exec) and kind (all, cow, major)",
-            faults.clone(),
-        );
-        let fault_seconds = Family::<Labels, Counter<f64, _>>::default();
-        r.register_with_unit(
-            "fault_time",
-            "Time spent in the timed page faults, by side",
-            Unit::Seconds,
-            fault_seconds.clone(),
-        );
-        let lost_events = Counter::default();
-        r.register(
-            "lost_events",
-            "Events the probes dropped because the ring buffer was full",
-            lost_events.clone(),
-        );
-        let decode_errors = Counter::default();
-        r.register(
-            "decode_errors",
-            "Events that could not be decoded",
-            decode_errors.clone(),
-        );
-        let late_events = Counter::default();
-        r.register(
-            "late_events",
-            "Events that arrived after their reorder window",
-            late_events.clone(),
-        );
-        let evicted_records = Counter::default();
-        r.register(
-            "evicted_records",
-            "Records released early to bound memory (stale partial ones, or too many open)",
-            evicted_records.clone(),
-        );
-        let losses = Family::<Labels, Counter>::default();
-        r.register(
-            "losses",
-            "Everything lost, by kind (ring_buffer_full, ring_buffer_full_spawns, followed_map_full, fault_state_map_full, startup_map_full, waitid_map_full, decode_errors, evicted_records)",
-            losses.clone(),
-        );
-        let kernel_spawns = Counter::default();
-        r.register(
-            "kernel_spawns",
-            "Spawns in scope as the probes count them at task_newtask, before anything can be lost: records (spawnprof_spawns_total + threads) + lost spawns add up to it",
-            kernel_spawns.clone(),
-        );
-        let open_records = Gauge::default();
-        r.register(
-            "open_records",
-            "Spawns in flight in the assembler",
-            open_records.clone(),
-        );
-        let cpu_seconds = Counter::<f64, _>::default();
-        r.register_with_unit(
-            "tracer_cpu",
-            "CPU time (user + system) of spawnprof itself",
-            Unit::Seconds,
-            cpu_seconds.clone(),
-        );
-        let rss_bytes = Gauge::default();
-        r.register_with_unit(
-            "tracer_resident_memory",
-            "Resident memory of spawnprof itself",
-            Unit::Bytes,
-            rss_bytes.clone(),
-        );
-        let containers = ContainerMetrics::new(&mut r);
         Metrics {
-            registry: r,
             labels: TopLabels::new(top_programs),
-            phase,
-            total,
-            spawns,
-            threads,
-            incomplete,
-            partial,
-            faults,
-            fault_seconds,
-            lost_events,
-            decode_errors,
-            late_events,
-            evicted_records,
-            losses,
-            kernel_spawns,
-            open_records,
-            cpu_seconds,
-            rss_bytes,
-            containers,
+            phase: register_with_unit(
+                &mut r,
+                "phase",
+                "Time per main phase of a spawn (copy, queue, setup, exec, startup, run, reap)",
+                Unit::Seconds,
+                seconds_family(),
+            ),
+            total: register_with_unit(
+                &mut r,
+                "spawn",
+                "Time from the clone call to the reap",
+                Unit::Seconds,
+                seconds_family(),
+            ),
+            spawns: register(
+                &mut r,
+                "spawns",
+                "Processes spawned, by clone-family syscall and outcome (exec_ok, exec_failed, no_exec, warm, unknown)",
+            ),
+            threads: register(&mut r, "threads", "Threads created (CLONE_THREAD)"),
+            incomplete: register(
+                &mut r,
+                "incomplete_records",
+                "Records some of whose phase boundaries were not seen",
+            ),
+            partial: register(
+                &mut r,
+                "partial_records",
+                "Processes seen only after their creation (already running when tracing started): not counted as spawns",
+            ),
+            faults: register(
+                &mut r,
+                "faults",
+                "Page faults charged to spawns, by side (child_pre_exec, parent_after_fork, child_post_exec) and kind (all, cow, major)",
+            ),
+            fault_seconds: register_with_unit(
+                &mut r,
+                "fault_time",
+                "Time spent in the timed page faults, by side",
+                Unit::Seconds,
+                Family::default(),
+            ),
+            lost_events: register(
+                &mut r,
+                "lost_events",
+                "Events the probes dropped because the ring buffer was full",
+            ),
+            decode_errors: register(&mut r, "decode_errors", "Events that could not be decoded"),
+            late_events: register(
+                &mut r,
+                "late_events",
+                "Events that arrived after their reorder window",
+            ),
+            evicted_records: register(
+                &mut r,
+                "evicted_records",
+                "Records released early to bound memory (stale partial ones, or too many open)",
+            ),
+            losses: register(
+                &mut r,
+                "losses",
+                "Everything lost, by kind (ring_buffer_full, ring_buffer_full_spawns, followed_map_full, fault_state_map_full, startup_map_full, waitid_map_full, decode_errors, evicted_records)",
+            ),
+            kernel_spawns: register(
+                &mut r,
+                "kernel_spawns",
+                "Spawns in scope as the probes count them at task_newtask, before anything can be lost: records (spawnprof_spawns_total + threads) + lost spawns add up to it",
+            ),
+            open_records: register(&mut r, "open_records", "Spawns in flight in the assembler"),
+            cpu_seconds: register_with_unit(
+                &mut r,
+                "tracer_cpu",
+                "CPU time (user + system) of spawnprof itself",
+                Unit::Seconds,
+                Counter::default(),
+            ),
+            rss_bytes: register_with_unit(
+                &mut r,
+                "tracer_resident_memory",
+                "Resident memory of spawnprof itself",
+                Unit::Bytes,
+                Gauge::default(),
+            ),
+            containers: ContainerMetrics::new(&mut r),
+            registry: r,
         }
     }
 

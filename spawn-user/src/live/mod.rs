@@ -50,6 +50,7 @@ pub mod hist;
 pub mod labels;
 pub mod metrics;
 pub mod procfs;
+pub mod prom;
 pub mod record;
 pub mod serve;
 pub mod signals;

@@ -1,7 +1,10 @@
 //! Shared by the root integration tests: the capability gate and running spawnprof.
 #![allow(dead_code)]
 
-use std::{path::Path, process::Command};
+use std::{
+    path::Path,
+    process::{Command, Output},
+};
 
 use serde_json::Value;
 
@@ -28,6 +31,28 @@ pub fn capable(test: &str) -> bool {
     }
 }
 
+/// Returns from the enclosing test when this host cannot load the probes ([`capable`], under
+/// the test function's own name); `require_probes!(serial)` then also takes the
+/// [`serial`](crate::live::serial) lock and evaluates to its guard (keep it alive:
+/// `let _s = require_probes!(serial);`).
+#[macro_export]
+macro_rules! require_probes {
+    () => {
+        if !$crate::common::capable({
+            fn f() {}
+            let path = std::any::type_name_of_val(&f); // "<test crate>::<test fn>::f"
+            let path = path.strip_suffix("::f").unwrap_or(path);
+            path.rsplit("::").next().unwrap_or(path)
+        }) {
+            return;
+        }
+    };
+    (serial) => {{
+        $crate::require_probes!();
+        $crate::live::serial()
+    }};
+}
+
 pub fn spawnprof() -> Command {
     Command::new(env!("CARGO_BIN_EXE_spawnprof"))
 }
@@ -40,6 +65,15 @@ pub struct Traced {
 }
 
 impl Traced {
+    fn new(records: Vec<Value>, out: &Output) -> Self {
+        Traced {
+            records,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+        }
+    }
+
     /// Asserts that spawnprof, and so the traced command, exited with 0.
     #[track_caller]
     pub fn assert_ok(&self) {
@@ -63,19 +97,8 @@ pub fn trace_json(extra: &[&str], cmd: &[&str]) -> Traced {
         .args(cmd)
         .output()
         .expect("running spawnprof");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let records = stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
-        .collect();
-    Traced {
-        records,
-        stdout,
-        stderr,
-        code: out.status.code(),
-    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    Traced::new(json_lines(&stdout), &out)
 }
 
 /// `spawnprof trace --json [extra] -- spawnprof workload [workload...] -- program`: the
@@ -133,15 +156,14 @@ pub fn trace_json_file(name: &str, extra: &[&str], cmd: &[&str]) -> Traced {
         .expect("running spawnprof");
     let text = std::fs::read_to_string(&file).unwrap_or_default();
     let _ = std::fs::remove_file(&file);
-    let records = text
-        .lines()
+    Traced::new(json_lines(&text), &out)
+}
+
+/// The lines of `text` that are JSON objects, parsed; other lines (a traced command's own
+/// output) are skipped.
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
-        .collect();
-    Traced {
-        records,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        code: out.status.code(),
-    }
+        .collect()
 }
