@@ -219,8 +219,9 @@ pub struct BenchReport {
     pub results: Vec<LaneResult>,
 }
 
-/// A prepared lane: everything allocated up front so the timed part is only the spawn.
-enum Lane {
+/// A prepared lane: everything allocated up front so the timed part is only the spawn (also
+/// the xtask experiments' worker's lanes). The child inherits the caller's stdio.
+pub enum Lane {
     Lib(Command),
     Template(Template),
     Std(std::process::Command),
@@ -228,27 +229,26 @@ enum Lane {
 }
 
 impl Lane {
-    fn new(s: BenchStrategy, cfg: &BenchConfig) -> io::Result<Lane> {
+    /// Prepares `child args` for strategy `s`.
+    pub fn new(s: BenchStrategy, child: &std::path::Path, args: &[String]) -> io::Result<Lane> {
         Ok(match s {
             BenchStrategy::Lib(st) => {
-                let mut c = Command::new(&cfg.child);
-                c.args(&cfg.args).strategy(st);
+                let mut c = Command::new(child);
+                c.args(args).strategy(st);
                 Lane::Lib(c)
             }
-            BenchStrategy::Template => {
-                Lane::Template(Command::new(&cfg.child).args(&cfg.args).template()?)
-            }
+            BenchStrategy::Template => Lane::Template(Command::new(child).args(args).template()?),
             BenchStrategy::Std => {
-                let mut c = std::process::Command::new(&cfg.child);
-                c.args(&cfg.args);
+                let mut c = std::process::Command::new(child);
+                c.args(args);
                 Lane::Std(c)
             }
-            BenchStrategy::RawVfork => Lane::RawVfork(RawVfork::new(&cfg.child, &cfg.args)?),
+            BenchStrategy::RawVfork => Lane::RawVfork(RawVfork::new(child, args)?),
         })
     }
 
     /// One spawn + wait; returns the exit status as a raw wait status.
-    fn run_once(&mut self) -> io::Result<i32> {
+    pub fn run_once(&mut self) -> io::Result<i32> {
         match self {
             Lane::Lib(c) => Ok(c.spawn()?.wait()?.into_raw()),
             Lane::Template(t) => Ok(t.spawn()?.wait()?.into_raw()),
@@ -353,7 +353,7 @@ pub fn run_interleaved(cfg: &BenchConfig) -> Result<Vec<Samples>, BenchError> {
     for &s in &cfg.strategies {
         lanes.push((
             s,
-            Lane::new(s, cfg).map_err(|e| BenchError::Spawn {
+            Lane::new(s, &cfg.child, &cfg.args).map_err(|e| BenchError::Spawn {
                 strategy: s.to_string(),
                 source: e,
             })?,

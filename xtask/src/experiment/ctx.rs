@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use spawn_analysis::record::SpawnRecord as Record;
 
-use super::{env, worker};
+use super::{Outcome, env, md, worker};
 use crate::util;
 
 /// Binaries built once per `cargo xtask experiment` call.
@@ -65,6 +65,26 @@ pub struct Ctx {
     started: Instant,
     load_before: [f64; 3],
     jobs: std::cell::Cell<u64>,
+}
+
+/// Everything one report says; [`Ctx::publish`] writes it (README.md, data.json, env.json).
+pub struct Report {
+    pub title: &'static str,
+    pub question: String,
+    /// The answer in prose, generated from the results.
+    pub answer: String,
+    /// The one-line answer: data.json's `answer`, the index's "answer" column.
+    pub one_line: String,
+    pub method: String,
+    pub results: String,
+    /// Appended to the first limit, which describes the machine and its load (env.json).
+    pub machine_note: String,
+    pub limits: Vec<String>,
+    /// Files besides env.json (which every report has), with what they hold.
+    pub files: Vec<(&'static str, &'static str)>,
+    pub params: Value,
+    /// The rest of data.json (an object); `answer`, `quick` and `params` are added to it.
+    pub data: Value,
 }
 
 /// How a worker run is traced.
@@ -252,6 +272,44 @@ impl Ctx {
         let e = env::collect(self, params, self.load_before);
         self.write_json("env.json", &e)?;
         Ok(e)
+    }
+
+    /// Writes env.json, data.json and README.md of a report; the machine and its load (from
+    /// env.json) are the first limit, env.json the last file.
+    pub fn publish(&self, r: Report) -> Result<Outcome> {
+        let env = self.write_env(r.params.clone())?;
+        let mut data = serde_json::json!({
+            "answer": r.one_line,
+            "quick": self.quick,
+            "params": r.params,
+        });
+        if let (Some(d), Value::Object(rest)) = (data.as_object_mut(), r.data) {
+            d.extend(rest);
+        }
+        self.write_json("data.json", &data)?;
+        let mut limits = vec![md::machine(&env, &r.machine_note)];
+        limits.extend(r.limits);
+        let mut files: Vec<(String, String)> = r
+            .files
+            .iter()
+            .map(|(f, w)| (f.to_string(), w.to_string()))
+            .collect();
+        files.push((
+            "env.json".into(),
+            "machine, toolchain, commit, load, parameters, seed".into(),
+        ));
+        let readme = md::Readme {
+            title: r.title.into(),
+            rerun: self.rerun(),
+            question: r.question,
+            answer: r.answer,
+            method: r.method,
+            results: r.results,
+            limits,
+            files,
+        };
+        self.write_text("README.md", &readme.render())?;
+        Ok(Outcome { answer: r.one_line })
     }
 
     pub fn elapsed_s(&self) -> f64 {

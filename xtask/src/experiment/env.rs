@@ -39,9 +39,7 @@ pub fn collect(ctx: &Ctx, params: Value, load_before: [f64; 3]) -> Env {
         .find_map(|l| l.strip_prefix("model name"))
         .and_then(|l| l.split_once(':'))
         .map_or_else(|| "unknown".into(), |(_, v)| v.trim().to_string());
-    let virtualized = cpuinfo
-        .lines()
-        .any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "hypervisor"));
+    let virtualized = hypervisor(&cpuinfo);
     let mem_total_bytes = fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {
@@ -74,6 +72,17 @@ pub fn collect(ctx: &Ctx, params: Value, load_before: [f64; 3]) -> Env {
         seed: ctx.seed,
         params,
     }
+}
+
+/// Whether the CPU announces a hypervisor (cpuinfo flag): timings include VM exits.
+pub fn virtualized() -> bool {
+    hypervisor(&fs::read_to_string("/proc/cpuinfo").unwrap_or_default())
+}
+
+fn hypervisor(cpuinfo: &str) -> bool {
+    cpuinfo
+        .lines()
+        .any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "hypervisor"))
 }
 
 /// The 1, 5 and 15 minute load averages (other work on a shared machine shows up here).

@@ -8,12 +8,12 @@ use serde::Serialize;
 use serde_json::json;
 use spawn_analysis::phase::Phase;
 use spawn_analysis::record::SpawnRecord;
-use spawn_analysis::stats::{self, Interval, Summary};
+use spawn_analysis::stats::{self, Interval, Summary, Verdict};
 use spawn_bench::BallastMode;
 
 use super::{
     Ctx, Outcome,
-    ctx::Probes,
+    ctx::{Probes, Report},
     md, plot,
     runs::{Runs, run_of},
     trace::{self, Quantity},
@@ -27,19 +27,15 @@ const MODES: [BallastMode; 3] = [
     BallastMode::Fragmented,
 ];
 /// Phases whose growth with parent size is measured (plus parent and child fault time).
-const GROWTH: [Quantity; 11] = [
-    Quantity::Phase(Phase::Copy),
-    Quantity::Phase(Phase::Queue),
-    Quantity::Phase(Phase::Setup),
-    Quantity::Phase(Phase::ExecOpen),
-    Quantity::Phase(Phase::ExecTeardown),
-    Quantity::Phase(Phase::ExecLoad),
-    Quantity::Phase(Phase::ExecFinish),
-    Quantity::Phase(Phase::Run),
-    Quantity::Phase(Phase::Reap),
-    Quantity::FaultsChild,
-    Quantity::FaultsParent,
-];
+const GROWTH: [Quantity; 11] = trace::around(
+    [],
+    [
+        Quantity::Phase(Phase::Run),
+        Quantity::Phase(Phase::Reap),
+        Quantity::FaultsChild,
+        Quantity::FaultsParent,
+    ],
+);
 /// Runs per timed pass (blocks of consecutive rounds of one worker), and in the one traced
 /// run per point: enough runs for an order-statistic interval.
 const BLOCKS_TIMED: usize = 5;
@@ -228,13 +224,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         let job = |out| {
             Job::Rounds(RoundsJob {
                 out,
-                lanes: LANES
-                    .iter()
-                    .map(|l| LaneSpec {
-                        strategy: l.to_string(),
-                        every: if *l == "fork" { every } else { 1 },
-                    })
-                    .collect(),
+                lanes: LaneSpec::list(&LANES, Some(("fork", every))),
                 ballast_bytes: pt.size,
                 ballast: mode_of(&pt),
                 child: ctx.tools.exit0.clone(),
@@ -270,18 +260,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             );
         }
         if traced {
-            for (s, r) in out
-                .samples
-                .iter()
-                .zip(trace::match_samples(&records, &out.samples))
-            {
-                if let Some(r) = r {
-                    let mut r = r.clone();
-                    if LANES[s.lane] == "std" {
-                        trace::drop_stale_prep(&mut r);
-                    }
-                    recs[i][s.lane].push((r, run_of(0, BLOCKS_TRACED, s.round, rounds)));
-                }
+            for (s, r) in trace::matched(&records, &out.samples, &LANES) {
+                recs[i][s.lane].push((r, run_of(0, BLOCKS_TRACED, s.round, rounds)));
             }
         } else if let Some(pass) = pass {
             for s in &out.samples {
@@ -337,9 +317,26 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             &wall[i][2].medians(timed_runs),
         )
     });
+    // Drift over the timed runs at the largest dirty parent (runs are in time order there).
+    let drift = md::drift(
+        "median wall time",
+        &big.map(|i| {
+            ["fork", "posix-spawn"]
+                .iter()
+                .filter_map(|l| {
+                    let k = LANES.iter().position(|x| x == l)?;
+                    Some((
+                        format!("{l} at the {} dirty parent", md::size(pts[i].size)),
+                        wall[i][k].medians(timed_runs),
+                    ))
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default(),
+    );
     phase_reports(ctx, &pts, &recs)?;
-    plots(ctx, &p, &pts, &results)?;
-    write_report(ctx, &p, &pts, &results, &growth, fork_vs_posix)
+    plots(ctx, &p, &results)?;
+    write_report(ctx, &p, &pts, &results, &growth, fork_vs_posix, drift)
 }
 
 /// A growth quantity of each traced record, by run.
@@ -430,39 +427,40 @@ fn phase_reports(ctx: &Ctx, pts: &[Point], recs: &[Vec<Vec<(SpawnRecord, usize)>
     Ok(())
 }
 
-fn plots(ctx: &Ctx, p: &Params, pts: &[Point], results: &[PointResult]) -> Result<()> {
+fn plots(ctx: &Ctx, p: &Params, results: &[PointResult]) -> Result<()> {
     let labels: Vec<String> = p.sizes.iter().map(|s| md::size(*s)).collect();
-    let at = |mode: &str, size: usize| {
-        results
-            .iter()
-            .find(|r| r.point.size == size && (size == 0 || r.point.mode == mode))
-    };
     for m in MODES {
-        let series: Vec<plot::Series> = LANES
-            .iter()
-            .enumerate()
-            .map(|(l, lane)| plot::Series {
-                name: lane.to_string(),
+        let mn = mode_name(m);
+        // One series over the sizes of this mode (size 0 shared by all modes).
+        let over_sizes =
+            |name: String, value: &dyn Fn(&PointResult) -> Option<plot::Point>| plot::Series {
+                name,
                 points: p
                     .sizes
                     .iter()
                     .enumerate()
                     .filter_map(|(x, &s)| {
-                        let w = &at(mode_name(m), s)?.lanes[l].wall;
-                        Some(plot::Point {
-                            x,
-                            mid: w.median / 1e3,
-                            lo: w.p10 / 1e3,
-                            hi: w.p90 / 1e3,
-                        })
+                        let r = results
+                            .iter()
+                            .find(|r| r.point.size == s && (s == 0 || r.point.mode == mn))?;
+                        value(r).map(|pt| plot::Point { x, ..pt })
                     })
                     .collect(),
+            };
+        let series: Vec<plot::Series> = LANES
+            .iter()
+            .enumerate()
+            .map(|(l, lane)| {
+                over_sizes(lane.to_string(), &|r| {
+                    let w = &r.lanes[l].wall;
+                    Some(plot::Point::spread(0, w, 1e3))
+                })
             })
             .collect();
         plot::lines(
-            &ctx.dir.join(format!("latency-{}.svg", mode_name(m))),
+            &ctx.dir.join(format!("latency-{mn}.svg")),
             &plot::Chart {
-                title: &format!("Spawn + wait of a static child, {} parent", mode_name(m)),
+                title: &format!("Spawn + wait of a static child, {mn} parent"),
                 x_desc: "parent size (ballast)",
                 y_desc: "time per spawn (µs, log scale; median, p10–p90)",
                 x_labels: &labels,
@@ -475,28 +473,17 @@ fn plots(ctx: &Ctx, p: &Params, pts: &[Point], results: &[PointResult]) -> Resul
         let series: Vec<plot::Series> = GROWTH
             .iter()
             .enumerate()
-            .map(|(g, ph)| plot::Series {
-                name: ph.name().replace('_', " "),
-                points: p
-                    .sizes
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(x, &s)| {
-                        let v = at(mode_name(m), s)?.lanes[fork].phase_median_ns[g].1 / 1e3;
-                        (v > 0.0).then_some(plot::Point {
-                            x,
-                            mid: v,
-                            lo: v,
-                            hi: v,
-                        })
-                    })
-                    .collect(),
+            .map(|(g, ph)| {
+                over_sizes(ph.name().replace('_', " "), &|r| {
+                    let v = r.lanes[fork].phase_median_ns[g].1 / 1e3;
+                    (v > 0.0).then_some(plot::Point::exact(0, v))
+                })
             })
             .collect();
         plot::lines(
-            &ctx.dir.join(format!("fork-phases-{}.svg", mode_name(m))),
+            &ctx.dir.join(format!("fork-phases-{mn}.svg")),
             &plot::Chart {
-                title: &format!("fork: phase medians (traced), {} parent", mode_name(m)),
+                title: &format!("fork: phase medians (traced), {mn} parent"),
                 x_desc: "parent size (ballast)",
                 y_desc: "median per spawn (µs, log scale)",
                 x_labels: &labels,
@@ -505,30 +492,47 @@ fn plots(ctx: &Ctx, p: &Params, pts: &[Point], results: &[PointResult]) -> Resul
             &series,
         )?;
     }
-    let _ = pts;
     Ok(())
 }
 
-/// The phases that really grow for a lane and mode: slope interval above 0 and at least a
-/// tenth of the wall-time slope, largest first (at most three).
+/// A growth slope is "large" when it reaches this share of fork's growth in the same mode.
+const FLAT_SHARE: f64 = 0.01;
+
+/// The smallest phase growth worth naming: a tenth of the wall-time growth, at least 1 µs/GiB.
+fn growth_floor(g: &Growth) -> f64 {
+    (point(g.wall_ns_per_gib) * 0.1).max(1_000.0)
+}
+
+/// The phases that really grow for a lane and mode: slope interval above 0 and at least
+/// [`growth_floor`], largest first (at most three).
 fn growing(g: &Growth) -> Vec<(&String, Interval)> {
-    let floor = (point(g.wall_ns_per_gib) * 0.1).max(1_000.0);
+    let floor = growth_floor(g);
     let mut v: Vec<(&String, Interval)> = g
         .phase_ns_per_gib
         .iter()
         .filter_map(|(n, c)| Some((n, (*c)?)))
-        .filter(|(_, c)| c.low > 0.0 && c.point >= floor)
+        .filter(|(_, c)| md::above(Some(*c), 0.0) && c.point >= floor)
         .collect();
     v.sort_by(|a, b| b.1.point.total_cmp(&a.1.point));
     v.truncate(3);
     v
 }
 
-/// "exec teardown 22.4 ms [..], copy 19.0 ms [..]" or a plain "none".
+/// "exec teardown 22.4 ms [..], copy 19.0 ms [..]" or "none (...)".
 fn growing_text(g: &Growth) -> String {
+    if g.phase_ns_per_gib.iter().all(|(_, c)| c.is_none()) {
+        return format!(
+            "{} for every phase (too few traced {} spawns per run)",
+            md::NO_INTERVAL,
+            g.lane
+        );
+    }
     let v = growing(g);
     if v.is_empty() {
-        return "none (no phase grows by 1 µs/GiB or more with an interval above 0)".into();
+        return format!(
+            "none (no phase grows by {} per GiB or more with an interval above 0)",
+            per_gib_value(growth_floor(g))
+        );
     }
     v.iter()
         .map(|(ph, c)| format!("{} {}", ph.replace('_', " "), per_gib(Some(*c))))
@@ -541,20 +545,161 @@ fn point(ci: Option<Interval>) -> f64 {
     ci.map_or(f64::NAN, |c| c.point)
 }
 
+fn per_gib_value(v: f64) -> String {
+    if v.abs() < 10_000.0 {
+        // Small slopes keep a decimal, so that an interval's sign stays readable.
+        format!("{:.1} µs", v / 1e3 + 0.0)
+    } else if v.abs() >= 1e6 {
+        format!("{:.1} ms", v / 1e6)
+    } else {
+        format!("{:.0} µs", v / 1e3)
+    }
+}
+
 fn per_gib(ci: Option<Interval>) -> String {
     let Some(ci) = ci else {
         return md::NO_INTERVAL.into();
     };
-    let f = |v: f64| {
-        if v.abs() >= 1e6 {
-            format!("{:.1} ms", v / 1e6)
-        } else {
-            format!("{:.0} µs", v / 1e3)
-        }
-    };
-    format!("{} [{}, {}]", f(ci.point), f(ci.low), f(ci.high))
+    format!(
+        "{} [{}, {}]",
+        per_gib_value(ci.point),
+        per_gib_value(ci.low),
+        per_gib_value(ci.high)
+    )
 }
 
+/// How a lane's wall time changes with the size of a `mode` parent, in the stats module's
+/// words: it grows, it shrinks, or there is no difference between small and large parents.
+fn growth_words(lane: &str, mode: &str, ci: Option<Interval>) -> String {
+    match stats::verdict(ci.as_ref(), 0.0) {
+        Verdict::Higher => format!("{lane} grows by {} per GiB of {mode} parent", per_gib(ci)),
+        Verdict::Lower => format!(
+            "{lane} gets faster as the {mode} parent grows: {} per GiB (not an effect a larger parent is expected to have: more likely drift between the points of a run, see the drift checks)",
+            per_gib(ci)
+        ),
+        Verdict::NoDifference => stats::no_difference(
+            &format!("{lane} from small {mode} parents"),
+            "from large ones",
+            &format!("the slope {} per GiB", per_gib(ci)),
+            "0",
+        ),
+        Verdict::TooFewRuns => format!("{lane}, {mode} parent: {}", md::NO_INTERVAL),
+    }
+}
+
+/// The other strategies against fork's growth in one mode: which stay within
+/// [`FLAT_SHARE`] of it, and which grow, shrink or show no difference.
+fn others_words(growth: &[Growth], mode: &str) -> String {
+    let g = |lane: &str| growth.iter().find(|g| g.mode == mode && g.lane == lane);
+    let fork = g("fork").map_or(f64::NAN, |g| point(g.wall_ns_per_gib));
+    if !fork.is_finite() {
+        return format!(
+            "the other strategies cannot be compared with fork's growth ({mode} parent): fork's slope has no interval"
+        );
+    }
+    let others: Vec<&Growth> = LANES[1..].iter().filter_map(|l| g(l)).collect();
+    let small: Vec<&str> = others
+        .iter()
+        .filter(|o| point(o.wall_ns_per_gib).abs() < FLAT_SHARE * fork.abs())
+        .map(|o| o.lane.as_str())
+        .collect();
+    let large: Vec<String> = others
+        .iter()
+        .filter(|o| point(o.wall_ns_per_gib).abs() >= FLAT_SHARE * fork.abs())
+        .map(|o| format!("{} {}", o.lane, per_gib(o.wall_ns_per_gib)))
+        .collect();
+    let flat_words = if small.len() == others.len() {
+        format!(
+            "every other strategy ({}) changes by less than {:.0}% of fork's growth per GiB ({} parent), as posix_spawn did in the paper's Figure 1",
+            small.join(", "),
+            FLAT_SHARE * 100.0,
+            mode
+        )
+    } else if small.is_empty() {
+        format!(
+            "no other strategy stays within {:.0}% of fork's growth per GiB ({mode} parent): {}",
+            FLAT_SHARE * 100.0,
+            large.join(", ")
+        )
+    } else {
+        format!(
+            "{} change by less than {:.0}% of fork's growth per GiB ({mode} parent); {} do not: {}",
+            small.join(", "),
+            FLAT_SHARE * 100.0,
+            large.len(),
+            large.join(", ")
+        )
+    };
+    let rising: Vec<&str> = others
+        .iter()
+        .filter(|o| md::above(o.wall_ns_per_gib, 0.0))
+        .map(|o| o.lane.as_str())
+        .collect();
+    let falling: Vec<&str> = others
+        .iter()
+        .filter(|o| md::below(o.wall_ns_per_gib, 0.0))
+        .map(|o| o.lane.as_str())
+        .collect();
+    let mut signs = Vec::new();
+    if !rising.is_empty() {
+        signs.push(format!("{} with an interval above 0", rising.join(", ")));
+    }
+    if !falling.is_empty() {
+        signs.push(format!(
+            "{} with an interval below 0 (faster from a larger parent: drift between the points of a run rather than a real effect, unless it repeats)",
+            falling.join(", ")
+        ));
+    }
+    let flat = others.len() - rising.len() - falling.len();
+    if flat > 0 {
+        signs.push(format!(
+            "{flat} with an interval that contains 0 (no difference)"
+        ));
+    }
+    format!("{flat_words}; their slopes: {}", signs.join(", "))
+}
+
+/// What the fork samples of the largest parents are: samples per run, and how wide the fork
+/// slope's interval is against its estimate.
+fn fork_sampling(p: &Params, pts: &[Point], results: &[PointResult], growth: &[Growth]) -> String {
+    let mut parts = Vec::new();
+    for m in [BallastMode::Dirty, BallastMode::Fragmented] {
+        let mn = mode_name(m);
+        let Some(i) = (0..pts.len())
+            .filter(|&i| pts[i].mode == mn)
+            .max_by_key(|&i| pts[i].size)
+        else {
+            continue;
+        };
+        let every = results[i].fork_every;
+        let per_run = p.rounds.div_ceil(every) as f64 / BLOCKS_TIMED as f64;
+        let width = growth
+            .iter()
+            .find(|g| g.mode == mn && g.lane == "fork")
+            .and_then(|g| g.wall_ns_per_gib)
+            .map_or("no interval".to_string(), |c| {
+                format!(
+                    "its slope interval spans {:.0}% of the estimate",
+                    100.0 * (c.high - c.low) / c.point.abs()
+                )
+            });
+        let how_often = if every == 1 {
+            "in every round".to_string()
+        } else {
+            format!("every {every} rounds")
+        };
+        parts.push(format!(
+            "from the {} {mn} parent fork runs {how_often}, about {per_run:.1} samples per run ({width})",
+            md::size(pts[i].size)
+        ));
+    }
+    format!(
+        "Fork at the largest sizes is sampled sparsely to keep the run short: {}.",
+        parts.join("; ")
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
 fn write_report(
     ctx: &Ctx,
     p: &Params,
@@ -562,6 +707,7 @@ fn write_report(
     results: &[PointResult],
     growth: &[Growth],
     fork_vs_posix: Option<Interval>,
+    drift: String,
 ) -> Result<Outcome> {
     let mut body = String::new();
     for m in MODES {
@@ -631,54 +777,74 @@ fn write_report(
         let l = LANES.iter().position(|x| *x == lane)?;
         Some(r.lanes[l].wall.median)
     };
+    let fork_growth = |mode: &str| -> String {
+        g(mode, "fork").map_or_else(
+            || format!("{mode}: no data"),
+            |fg| growth_words("fork", mode, fg.wall_ns_per_gib),
+        )
+    };
+    // The largest traced phase medians of fork at a mode's largest parent (a description).
+    let largest_phases = |mode: &str| -> String {
+        let Some(r) = results
+            .iter()
+            .find(|r| r.point.size == largest && r.point.mode == mode)
+        else {
+            return "n/a".into();
+        };
+        let mut v: Vec<&(String, f64)> = r.lanes[0]
+            .phase_median_ns
+            .iter()
+            .filter(|(_, x)| x.is_finite())
+            .collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        v.iter()
+            .take(2)
+            .map(|(n, x)| format!("{} {}", n.replace('_', " "), md::dur(*x)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let describe = |mode: &str| -> String {
         match g(mode, "fork") {
+            Some(fg) if fg.phase_ns_per_gib.iter().all(|(_, c)| c.is_none()) => format!(
+                "{}; which phase grows has no interval (too few traced fork spawns per run); at {} the largest phase medians are {} ({} traced fork spawns)",
+                md::sentence(&fork_growth(mode)),
+                md::size(largest),
+                largest_phases(mode),
+                results
+                    .iter()
+                    .find(|r| r.point.size == largest && r.point.mode == mode)
+                    .map_or(0, |r| r.lanes[0].traced)
+            ),
             Some(fg) => format!(
-                "{mode} parent: fork grows by {} per GiB; the phases that grow: {}",
-                per_gib(fg.wall_ns_per_gib),
+                "{}; the phases that grow: {}",
+                md::sentence(&fork_growth(mode)),
                 growing_text(fg)
             ),
             None => format!("{mode}: no data"),
         }
     };
-    // Whether the CLONE_VM strategies are flat: each grows by under 1% of fork's growth.
-    let fork_slope = g("dirty", "fork").map_or(f64::NAN, |g| point(g.wall_ns_per_gib));
-    let all_flat = ["posix-spawn", "vfork", "clone3", "zygote", "std"]
-        .iter()
-        .filter_map(|l| g("dirty", l))
-        .all(|g| point(g.wall_ns_per_gib).abs() < 0.01 * fork_slope);
-    let flat_text = if all_flat {
-        "Every CLONE_VM strategy (and the zygote) stays flat, growing by less than 1% of fork's growth per GiB, as posix_spawn did in the paper's Figure 1."
-    } else {
-        "Not every CLONE_VM strategy stays flat here: see the growth table."
-    };
-    let flat: Vec<String> = ["posix-spawn", "vfork", "clone3", "zygote", "std"]
-        .iter()
-        .filter_map(|l| g("dirty", l).map(|g| format!("{l} {}", per_gib(g.wall_ns_per_gib))))
-        .collect();
     let answer = format!(
-        "From a {} dirty parent, fork+exec takes {} per spawn against {} for posix_spawn ({} as slow, 95% CI) and {} for clone3. {} \
-         {}. {}. {}. Growth per GiB of the others (dirty parent): {}.",
+        "From a {} dirty parent, fork+exec takes {} per spawn (median), posix_spawn {} and clone3 {}; per run, {}. \
+         {}. {}. {}. Against fork, {}.",
+        md::size(largest),
+        wall_at("dirty", "fork").map_or("n/a".into(), md::dur),
+        wall_at("dirty", "posix-spawn").map_or("n/a".into(), md::dur),
+        wall_at("dirty", "clone3").map_or("n/a".into(), md::dur),
+        md::time_ratio(fork_vs_posix, "fork", "posix_spawn"),
+        describe("dirty"),
+        describe("fragmented"),
+        describe("untouched"),
+        others_words(growth, "dirty"),
+    );
+    let one_line = format!(
+        "from a {} dirty parent fork takes {} per spawn, posix_spawn {} ({}); {}; {}; {}",
         md::size(largest),
         wall_at("dirty", "fork").map_or("n/a".into(), md::dur),
         wall_at("dirty", "posix-spawn").map_or("n/a".into(), md::dur),
         md::ratio(fork_vs_posix),
-        wall_at("dirty", "clone3").map_or("n/a".into(), md::dur),
-        flat_text,
-        describe("dirty"),
-        describe("fragmented"),
-        describe("untouched"),
-        flat.join(", ")
-    );
-    let one_line = format!(
-        "fork from a {} dirty parent: {} per spawn vs posix_spawn {} ({} /GiB); fork grows {} /GiB dirty, {} /GiB fragmented, {} /GiB untouched",
-        md::size(largest),
-        wall_at("dirty", "fork").map_or("n/a".into(), md::dur),
-        wall_at("dirty", "posix-spawn").map_or("n/a".into(), md::dur),
-        g("dirty", "posix-spawn").map_or("n/a".into(), |g| per_gib(g.wall_ns_per_gib)),
-        g("dirty", "fork").map_or("n/a".into(), |g| per_gib(g.wall_ns_per_gib)),
-        g("fragmented", "fork").map_or("n/a".into(), |g| per_gib(g.wall_ns_per_gib)),
-        g("untouched", "fork").map_or("n/a".into(), |g| per_gib(g.wall_ns_per_gib)),
+        fork_growth("dirty"),
+        fork_growth("fragmented"),
+        fork_growth("untouched"),
     );
     let params = json!({
         "lanes": LANES,
@@ -695,43 +861,47 @@ fn write_report(
         "runs_per_pass": BLOCKS_TIMED,
         "runs_traced": BLOCKS_TRACED,
     });
-    let env = ctx.write_env(params.clone())?;
-    ctx.write_json(
-        "data.json",
-        &json!({"answer": one_line, "quick": ctx.quick, "params": params, "points": results, "growth": growth, "fork_vs_posix_spawn_largest_dirty": fork_vs_posix}),
-    )?;
-    let readme = md::Readme {
-        title: "fork-in-the-road: spawn latency against parent size".into(),
-        rerun: ctx.rerun(),
+    let small_rss = results
+        .iter()
+        .find(|r| r.point.size == 0)
+        .map_or("n/a".into(), |r| format!("{} MiB", r.rss_bytes >> 20));
+    let virt = if super::env::virtualized() {
+        "this is a virtual machine (the CPU announces a hypervisor), where the page tables fork copies are shadowed or nested by the hypervisor's; no bare-metal run was made to compare"
+    } else {
+        "this machine is not virtualized either"
+    };
+    ctx.publish(Report {
+        title: "fork-in-the-road: spawn latency against parent size",
         question: "\"A fork() in the road\" (Baumann et al., HotOS 2019) showed in its Figure 1 that fork+exec gets slower as the parent grows while posix_spawn stays near 0.5 ms at any size. Does that hold on this kernel for every spawn-fast strategy and Rust's std, for parents that are untouched (mapped, never written), dirty (every page written) and fragmented (alternating read-only/read-write pages: one VMA per page)? And which phase of the spawn grows with size, by how much per GiB?".into(),
         answer,
+        one_line,
         method: format!(
             "A release-built worker maps the parent ballast (sizes {}; `untouched`, `dirty`, `fragmented`), starts the zygote before the ballast (so the zygote stays small, as intended), then spawns spawn-fast's static `exit0` child (no libc, no loader) with every strategy in turn, round-robin, the starting strategy rotated each round. \
              {} rounds per point and pass, {} passes over the points in alternating order (forward, then reverse); fork runs only every k-th round at large sizes so that each point stays within about {:.0} s of fork time (at least {} fork samples per run; k is listed per point in `data.json`). \
              Then one traced run per point ({} rounds) under `spawnprof trace --prep` (spawn, fault and prep probes) gives the phase split; records are matched to samples by their reap time. \
-             Wall time is the untraced spawn call to wait return. Every interval is over runs, never over spawns pooled across runs: a run is a block of consecutive rounds ({} per pass and point; {} blocks of the traced run for phases). Growth per GiB is the least-squares slope over the sizes of a mode (size 0 included) of each run's medians, one slope per run, summarised by their median with its 95% order-statistic interval (at least {} runs are needed; fewer give n/a); fork against posix_spawn is the median of per-run ratios with the same interval. \
+             Wall time is the untraced spawn call to wait return. Every interval is over runs, never over spawns pooled across runs: a run is a block of consecutive rounds ({} per pass and point; {} blocks of the traced run for phases). Growth per GiB is the least-squares slope over the sizes of a mode (size 0 included) of each run's medians, one slope per run, summarised by their median with its 95% order-statistic interval (at least {} runs are needed; fewer give n/a); a slope whose interval contains 0 is reported as no difference between small and large parents. Fork against posix_spawn is the median of per-run ratios with the same interval. \
              vm.max_map_count is raised for the run when the fragmented parent needs more VMAs than it allows, and restored afterwards.",
             p.sizes.iter().map(|s| md::size(*s)).collect::<Vec<_>>().join(", "),
             p.rounds, p.passes, p.fork_budget_ms / 1e3, p.min_fork, p.rounds_traced, BLOCKS_TIMED, BLOCKS_TRACED, stats::MIN_RUNS
         ),
         results: body,
+        machine_note: String::new(),
         limits: vec![
-            format!("Shared 2-core VM: load average {:.2} before and {:.2} after (other agents were building and testing); absolute times swing between runs, the medians of interleaved lanes and the slopes much less.", env.loadavg_before[0], env.loadavg_after[0]),
-            "Fork at the largest fragmented and dirty sizes has few samples (a few per run): its p10–p90 and slope intervals are wide; the order of magnitude is what counts.".into(),
+            drift,
+            fork_sampling(p, pts, results, growth),
             "Traced phase medians include the probes' own cost (see `overhead`); they explain the wall times rather than replace them.".into(),
-            "The paper's x axis went to 1 GiB on a bare-metal machine; this is a VM with nested page tables, where page-table copies cost more than on bare metal.".into(),
-            "The size-0 point is the worker's own size (a few MiB of code, heap and stacks), shared by all three modes.".into(),
+            format!("The paper's x axis went to 1 GiB on a bare-metal machine; {virt}."),
+            format!("The size-0 point is the worker's own size ({small_rss} RSS: code, heap and stacks), shared by all three modes."),
         ],
         files: vec![
-            ("data.json".into(), "per point and strategy: wall summary, traced phase medians; per mode: slopes per GiB with intervals".into()),
-            ("samples.csv".into(), "every spawn: mode, size, pass, lane, round, ns".into()),
-            ("traces/".into(), "the raw `spawnprof trace --json` of each traced point, and per-strategy subsets of the largest sizes".into()),
-            ("latency-*.svg".into(), "latency against size per mode (log scale)".into()),
-            ("fork-phases-*.svg".into(), "fork's phase medians against size".into()),
-            ("phases-*/".into(), "`spawnprof report` of the largest parent of each mode".into()),
-            ("env.json".into(), "machine, toolchain, commit, load, parameters, seed".into()),
+            ("data.json", "per point and strategy: wall summary, traced phase medians; per mode: slopes per GiB with intervals"),
+            ("samples.csv", "every spawn: mode, size, pass, lane, round, ns"),
+            ("traces/", "the raw `spawnprof trace --json` of each traced point, and per-strategy subsets of the largest sizes"),
+            ("latency-*.svg", "latency against size per mode (log scale)"),
+            ("fork-phases-*.svg", "fork's phase medians against size"),
+            ("phases-*/", "`spawnprof report` of the largest parent of each mode"),
         ],
-    };
-    ctx.write_text("README.md", &readme.render())?;
-    Ok(Outcome { answer: one_line })
+        params,
+        data: json!({"points": results, "growth": growth, "fork_vs_posix_spawn_largest_dirty": fork_vs_posix}),
+    })
 }

@@ -9,12 +9,12 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
 
-use spawn_analysis::stats::{self, Interval, Summary};
+use spawn_analysis::stats::{self, Interval, Summary, Verdict};
 
 use super::overhead_host::HostResult;
 use super::{
     Ctx, Outcome,
-    ctx::Probes,
+    ctx::{Probes, Report},
     md, plot,
     worker::{Job, RoundsJob, RoundsOut},
 };
@@ -70,6 +70,8 @@ struct CondResult {
     bpf_ns_per_spawn: f64,
     /// added_ns / probe_hits_per_spawn: everything tracing costs, per hit.
     ns_per_hit: Option<Interval>,
+    /// Per repetition: spawns/s / spawns/s without probes; median with its 95% interval.
+    throughput_ratio: Option<Interval>,
 }
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
@@ -151,11 +153,20 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 probe_hits_per_spawn: events,
                 bpf_ns_per_spawn: counted[c].bpf_ns_per_spawn,
                 ns_per_hit: added.map(|a| a.map(per_event)),
+                throughput_ratio: stats::paired_ratio(&tput[c], &tput[0]),
             }
         })
         .collect();
+    let drift = md::drift(
+        "median latency",
+        &CONDITIONS
+            .iter()
+            .zip(&lat_runs)
+            .map(|((_, name), runs)| (name.to_string(), runs.clone()))
+            .collect::<Vec<_>>(),
+    );
     let host = super::overhead_host::run(ctx)?;
-    write_report(ctx, reps, rounds, &results, &host)
+    write_report(ctx, (reps, rounds), &results, &host, drift)
 }
 
 fn rounds_job(ctx: &Ctx, out: std::path::PathBuf, rounds: usize) -> Job {
@@ -164,10 +175,10 @@ fn rounds_job(ctx: &Ctx, out: std::path::PathBuf, rounds: usize) -> Job {
 
 fn write_report(
     ctx: &Ctx,
-    reps: usize,
-    rounds: usize,
+    (reps, rounds): (usize, usize),
     r: &[CondResult],
     host: &[HostResult],
+    drift: String,
 ) -> Result<Outcome> {
     let labels: Vec<String> = r.iter().map(|c| c.condition.clone()).collect();
     let series = vec![plot::Series {
@@ -175,12 +186,7 @@ fn write_report(
         points: r
             .iter()
             .enumerate()
-            .map(|(i, c)| plot::Point {
-                x: i,
-                mid: c.spawns_per_s.median,
-                lo: c.spawns_per_s.p10,
-                hi: c.spawns_per_s.p90,
-            })
+            .map(|(i, c)| plot::Point::spread(i, &c.spawns_per_s, 1.0))
             .collect(),
     }];
     plot::bars(
@@ -244,36 +250,34 @@ fn write_report(
         md::figure("throughput.svg", "Spawn throughput per tracing condition")
     ) + &super::overhead_host::section(host);
     let (s, f) = (&r[1], &r[2]);
-    let point = |i: Option<Interval>| i.map_or(f64::NAN, |i| i.point);
-    let share = |c: &CondResult| 100.0 * c.bpf_ns_per_spawn / point(c.added_ns);
-    let answer = format!(
-        "Tracing spawns costs {} per spawn ({} of an untraced spawn, {:.0} ns per probe hit at {:.1} hits counted by the kernel); adding the fault probes brings it to {} ({}), {:.0} ns per hit at {:.1} hits per spawn. \
-         The BPF programs themselves account for {} ({:.0}%) and {} ({:.0}%) of that; the rest is tracepoint dispatch, the syscall slow path that enabled syscall tracepoints impose on every task, and spawnprof's reader competing for the two cores. \
-         Throughput falls from {:.0} to {:.0} and {:.0} spawns/s on one thread.",
-        md::diff(s.added_ns),
-        md::ratio(s.slowdown),
-        point(s.ns_per_hit),
-        s.probe_hits_per_spawn,
-        md::diff(f.added_ns),
-        md::ratio(f.slowdown),
-        point(f.ns_per_hit),
-        f.probe_hits_per_spawn,
-        md::dur(s.bpf_ns_per_spawn),
-        share(s),
-        md::dur(f.bpf_ns_per_spawn),
-        share(f),
-        r[0].spawns_per_s.median,
-        s.spawns_per_s.median,
-        f.spawns_per_s.median,
-    );
-    let host_answer = super::overhead_host::answer(host);
-    let answer = format!("{answer} {host_answer}");
+    let answer = [
+        cost_words(s, "the spawn probes"),
+        cost_words(f, "the spawn and fault probes"),
+        bpf_words(&[s, f]),
+        format!(
+            "Throughput on one thread: {:.0} spawns/s untraced; {}; {}.",
+            r[0].spawns_per_s.median,
+            md::rate_ratio(
+                s.throughput_ratio,
+                "throughput with the spawn probes",
+                "throughput without probes"
+            ),
+            md::rate_ratio(
+                f.throughput_ratio,
+                "throughput with the spawn and fault probes",
+                "throughput without probes"
+            ),
+        ),
+        super::overhead_host::answer(host),
+    ]
+    .into_iter()
+    .filter(|p| !p.is_empty())
+    .collect::<Vec<_>>()
+    .join(" ");
     let one_line = format!(
-        "spawn probes add {} per spawn ({}), spawn+fault probes {} ({}); {:.1} and {:.1} probe hits per spawn, of which BPF run time is {} and {}",
-        md::dur(point(s.added_ns)),
-        md::ratio(s.slowdown),
-        md::dur(point(f.added_ns)),
-        md::ratio(f.slowdown),
+        "spawn probes: {}; spawn+fault probes: {}; {:.1} and {:.1} probe hits per spawn, of which BPF run time is {} and {}",
+        added_short(s),
+        added_short(f),
         s.probe_hits_per_spawn,
         f.probe_hits_per_spawn,
         md::dur(s.bpf_ns_per_spawn),
@@ -288,41 +292,124 @@ fn write_report(
         "probe_stats_runs": "one untimed `--probe-stats` run per traced condition",
         "interval": "order statistics of per-repetition paired values, 95%",
     });
-    let env = ctx.write_env(params.clone())?;
-    ctx.write_json(
-        "data.json",
-        &json!({"answer": one_line, "quick": ctx.quick, "params": params, "results": r, "host_1000_per_s": host}),
-    )?;
-    let readme = md::Readme {
-        title: "overhead: what tracing costs".into(),
-        rerun: ctx.rerun(),
+    ctx.publish(Report {
+        title: "overhead: what tracing costs",
         question: "How much slower does a program spawn while spawnprof traces it, with the spawn probes only and with the page-fault probes too? What does one probe hit cost? And on a host spawning 1 000 processes a second, how much does `spawnprof record -a` slow that loop, and how much CPU does it use?".into(),
         answer,
+        one_line,
         method: format!(
             "The release worker spawns spawn-fast's static `exit0` child with `clone3` and waits, {rounds} times in a row after 20 warm-up spawns (one thread, no ballast), in three conditions: run directly, under `spawnprof trace --no-faults`, and under `spawnprof trace`. \
              The three conditions alternate in rotated order ({reps} repetitions: each condition runs first, second and third equally often). Latency is per spawn (spawn call to wait return, measured by the worker); throughput is spawns over the summed latencies of a run. \
-             Added time and slowdown are taken per repetition (that repetition's median latency against its own no-probe run) and summarised as the median over repetitions with its 95% order-statistic interval over them (the runs; at least {} are needed, fewer give n/a). \
+             Added time, slowdown and the throughput ratio are taken per repetition (that repetition's run against its own no-probe run) and summarised as the median over repetitions with its 95% order-statistic interval over them (the runs; at least {} are needed, fewer give n/a); an interval that contains 0 (difference) or 1 (ratio) is reported as no difference. \
              Probe hits are counted, not estimated: after the timed runs, each traced condition runs once more under `spawnprof trace --probe-stats`, which turns on the kernel's BPF run-time statistics (BPF_ENABLE_STATS) and reports every program's hits and run time; hits and BPF time per spawn are their sums over the spawns of that run (warm-up included). That run is kept out of the timing because the statistics add two clock reads per hit. Added time per hit = added time per spawn / counted hits per spawn; BPF time is the part of the added time spent inside the programs. {}",
             stats::MIN_RUNS,
             super::overhead_host::method(ctx),
         ),
         results,
+        machine_note: String::new(),
         limits: vec![
-            format!("Shared 2-core VM: load average {:.2} before and {:.2} after; other agents' builds compete for the same cores, which widens every interval here.", env.loadavg_before[0], env.loadavg_after[0]),
-            "The kernel's counts cover every process on the machine (tracepoints and perf events are system-wide and filtered in the BPF program), so other processes' hits during the counting run are included; the host was otherwise idle apart from the load shown above. BPF time comes from a separate run and is compared with the added time of the timed runs.".into(),
-            "The fault probes' cost depends on how many faults a spawn causes: the static child of a small parent takes only a few; a fork from a big dirty parent takes many more (see `fork-in-the-road`).".into(),
-            "The paced loop sleeps between spawns, so each spawn also pays for waking an idle virtual CPU; that makes its latencies noisier than the back-to-back ones (wide p10–p90), and a burst of outside load during one run can move one condition's median. The dynamic /bin/true, with the larger spawn, gives the steadier ratios.".into(),
-            "In the back-to-back part only the traced program's latency is measured; spawnprof's own CPU time (reading the ring buffer, assembling records) runs on the other core when one is free. The production part measures it.".into(),
+            drift,
+            "The kernel's counts cover every process on the machine (tracepoints and perf events are system-wide and filtered in the BPF program), so the hits of other processes during the counting run (other agents' builds, see the load above) are counted too: hits and BPF time per spawn are upper bounds. BPF time comes from a separate run and is compared with the added time of the timed runs.".into(),
+            format!("The fault probes' cost depends on how many faults a spawn causes: the static child of a small parent takes {:.1} per spawn here; a fork from a big dirty parent takes many more (see `fork-in-the-road`).", f.faults_per_spawn),
+            format!("The paced loop sleeps between spawns, so each spawn also pays for waking an idle virtual CPU, and a burst of outside load during one run can move one condition's median. {}", super::overhead_host::steadier(host)),
+            "In the back-to-back part only the traced program's latency is measured; spawnprof's own CPU time (reading the ring buffer, assembling records) runs on another core when one is free. The production part measures it.".into(),
         ],
         files: vec![
-            ("data.json".into(), "summaries and intervals per condition, parameters".into()),
-            ("runs.csv".into(), "every run: repetition, condition, spawns, elapsed ns, records, faults".into()),
-            ("throughput.svg".into(), "throughput per condition".into()),
-            ("env.json".into(), "machine, toolchain, commit, load, parameters, seed".into()),
+            ("data.json", "summaries and intervals per condition, parameters"),
+            ("runs.csv", "every run: repetition, condition, spawns, elapsed ns, records, faults"),
+            ("throughput.svg", "throughput per condition"),
         ],
-    };
-    ctx.write_text("README.md", &readme.render())?;
-    Ok(Outcome { answer: one_line })
+        params,
+        data: json!({"results": r, "host_1000_per_s": host}),
+    })
+}
+
+/// What one traced condition adds per spawn, in the stats module's words.
+fn cost_words(c: &CondResult, probes: &str) -> String {
+    let traced = format!("spawns traced with {probes}");
+    match stats::verdict(c.added_ns.as_ref(), 0.0) {
+        Verdict::Higher => format!(
+            "With {probes} a spawn takes {} longer ({} of an untraced spawn); at {:.1} probe hits per spawn counted by the kernel, that is {:.0} ns per hit.",
+            md::diff(c.added_ns),
+            md::ratio(c.slowdown),
+            c.probe_hits_per_spawn,
+            c.ns_per_hit.map_or(f64::NAN, |h| h.point),
+        ),
+        Verdict::Lower => format!(
+            "{} ({}): the traced runs were quicker, which tracing cannot cause; it is noise between runs.",
+            md::verdict(
+                c.added_ns,
+                0.0,
+                (&traced, "untraced ones"),
+                ("take longer than", "are quicker than"),
+                md::diff
+            ),
+            md::ratio(c.slowdown),
+        ),
+        Verdict::NoDifference => format!(
+            "{}.",
+            md::sentence(&stats::no_difference(
+                &traced,
+                "untraced ones",
+                &md::diff(c.added_ns),
+                "0"
+            ))
+        ),
+        Verdict::TooFewRuns => format!("{traced}: {}.", md::NO_INTERVAL),
+    }
+}
+
+/// The one-line form of [`cost_words`].
+fn added_short(c: &CondResult) -> String {
+    match stats::verdict(c.added_ns.as_ref(), 0.0) {
+        Verdict::Higher => format!(
+            "{} per spawn ({})",
+            md::diff(c.added_ns),
+            md::ratio(c.slowdown)
+        ),
+        Verdict::Lower => format!(
+            "{} per spawn (traced runs quicker: noise)",
+            md::diff(c.added_ns)
+        ),
+        Verdict::NoDifference => {
+            stats::no_difference("traced", "untraced spawns", &md::diff(c.added_ns), "0")
+        }
+        Verdict::TooFewRuns => md::NO_INTERVAL.into(),
+    }
+}
+
+/// How much of the added time is BPF run time, where there is added time.
+fn bpf_words(conds: &[&CondResult]) -> String {
+    let parts: Vec<String> = conds
+        .iter()
+        .filter(|c| md::above(c.added_ns, 0.0))
+        .map(|c| {
+            format!(
+                "{} ({:.0}% of the added {}) with {}",
+                md::dur(c.bpf_ns_per_spawn),
+                100.0 * c.bpf_ns_per_spawn / c.added_ns.map_or(f64::NAN, |a| a.point),
+                md::dur(c.added_ns.map_or(f64::NAN, |a| a.point)),
+                c.condition
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        return String::new();
+    }
+    let over = conds.iter().any(|c| {
+        md::above(c.added_ns, 0.0)
+            && c.bpf_ns_per_spawn >= c.added_ns.map_or(f64::INFINITY, |a| a.point)
+    });
+    if over {
+        return format!(
+            "The BPF programs' run time counted per spawn (kernel statistics, separate run) is {}: at least the whole added time, which it cannot be for the traced program alone. The counting run also counted other processes' hits (the statistics are system-wide; see Limits), so these counts and the time per hit derived from them are not the traced program's own.",
+            parts.join(", and ")
+        );
+    }
+    format!(
+        "The BPF programs' own run time per spawn (kernel statistics, separate run) is {}; the rest of the added time is spent outside the programs (tracepoint dispatch, the syscall slow path that enabled syscall tracepoints impose, spawnprof's reader sharing the cores), which this experiment does not split further.",
+        parts.join(", and ")
+    )
 }
 
 #[cfg(test)]

@@ -213,21 +213,52 @@ pub fn section(host: &[HostResult]) -> String {
     )
 }
 
-/// One sentence per child: the slowdown and CPU of each tracer setting.
+/// One sentence per child: the slowdown and CPU of each tracer setting, in the stats
+/// module's words (an interval that contains 1 is no difference).
 pub fn answer(host: &[HostResult]) -> String {
-    let mut out = String::from("At 1 000 spawns/s");
-    let mut first = true;
-    for h in host.iter().filter(|h| h.tracer_cpu_pct.n > 0) {
-        out.push_str(if first { ", " } else { "; " });
-        first = false;
-        out.push_str(&format!(
-            "{} under `{}` runs at {} of its untraced latency with spawnprof using {:.1}% of a core",
-            h.child,
-            h.condition,
-            md::ratio(h.slowdown),
-            h.tracer_cpu_pct.median
-        ));
+    let parts: Vec<String> = host
+        .iter()
+        .filter(|h| h.tracer_cpu_pct.n > 0)
+        .map(|h| {
+            format!(
+                "{}, with spawnprof using {:.1}% of a core",
+                md::time_ratio(
+                    h.slowdown,
+                    &format!("{} under `{}`", h.child, h.condition),
+                    "untraced"
+                ),
+                h.tracer_cpu_pct.median
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        return String::new();
     }
-    out.push('.');
-    out
+    format!("At 1 000 spawns/s: {}.", parts.join("; "))
+}
+
+/// Which child's slowdown intervals are narrower (relative width, averaged over the tracers).
+pub fn steadier(host: &[HostResult]) -> String {
+    let mut widths: Vec<(String, f64)> = Vec::new();
+    for h in host {
+        let Some(s) = h.slowdown.filter(|_| h.tracer_cpu_pct.n > 0) else {
+            continue;
+        };
+        let w = (s.high - s.low) / s.point;
+        match widths.iter_mut().find(|(c, _)| *c == h.child) {
+            Some((_, v)) => *v = v.max(w),
+            None => widths.push((h.child.clone(), w)),
+        }
+    }
+    widths.sort_by(|a, b| a.1.total_cmp(&b.1));
+    match widths.as_slice() {
+        [a, b, ..] => format!(
+            "The widest slowdown interval spans {:.1}% of its ratio for {} and {:.1}% for {}.",
+            100.0 * a.1,
+            a.0,
+            100.0 * b.1,
+            b.0
+        ),
+        _ => "There are too few repetitions for slowdown intervals here.".into(),
+    }
 }

@@ -9,11 +9,11 @@ use serde_json::json;
 
 use spawn_analysis::phase::Phase;
 use spawn_analysis::record::SpawnRecord;
-use spawn_analysis::stats::{self, Interval, Summary};
+use spawn_analysis::stats::{self, Interval, Summary, Verdict};
 
 use super::{
     Ctx, Outcome,
-    ctx::Probes,
+    ctx::{Probes, Report},
     md, plot,
     runs::{BLOCKS_PER_PASS, Runs, run_of},
     trace::{self, Quantity},
@@ -32,28 +32,17 @@ pub const LANES: [&str; 8] = [
 ];
 
 /// Phases compared between strategies: the main ones, exec's parts, and fault time.
-const COMPARED: [Quantity; 13] = [
-    Quantity::Phase(Phase::Prep),
-    Quantity::Phase(Phase::Copy),
-    Quantity::Phase(Phase::Queue),
-    Quantity::Phase(Phase::Setup),
-    Quantity::Phase(Phase::ExecOpen),
-    Quantity::Phase(Phase::ExecTeardown),
-    Quantity::Phase(Phase::ExecLoad),
-    Quantity::Phase(Phase::ExecFinish),
-    Quantity::Phase(Phase::Startup),
-    Quantity::Phase(Phase::Run),
-    Quantity::Phase(Phase::Reap),
-    Quantity::Faults,
-    // Wall time minus traced total: user space before the clone and after the wait.
-    Quantity::OutsideTrace,
-];
-
-/// Lanes whose records carry the `prep` mark: spawn-fast's API in the traced process. The
-/// zygote fires the mark too, but its clone happens in the zygote, where no mark precedes it.
-pub fn has_mark(lane: &str) -> bool {
-    !matches!(lane, "std" | "raw-vfork" | "zygote")
-}
+const COMPARED: [Quantity; 13] = trace::around(
+    [Quantity::Phase(Phase::Prep)],
+    [
+        Quantity::Phase(Phase::Startup),
+        Quantity::Phase(Phase::Run),
+        Quantity::Phase(Phase::Reap),
+        Quantity::Faults,
+        // Wall time minus traced total: user space before the clone and after the wait.
+        Quantity::OutsideTrace,
+    ],
+);
 
 /// What each lane does, from its implementation; the trace then says what that costs.
 fn mechanism(lane: &str) -> &'static str {
@@ -163,6 +152,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let mut matched: Vec<Vec<Vec<(SpawnRecord, f64, usize)>>> =
         vec![vec![Vec::new(); LANES.len()]; 2];
     let mut csv = String::from("child,pass,traced,lane,round,ns\n");
+    let mut rss = 0u64;
     for pass in 0..p.passes {
         // Alternate the children's order between passes, so drift hits both alike.
         let order: Vec<usize> = if pass % 2 == 0 {
@@ -181,13 +171,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 let job = |out| {
                     Job::Rounds(RoundsJob {
                         out,
-                        lanes: LANES
-                            .iter()
-                            .map(|l| LaneSpec {
-                                strategy: l.to_string(),
-                                every: 1,
-                            })
-                            .collect(),
+                        lanes: LaneSpec::list(&LANES, None),
                         ballast_bytes: 0,
                         ballast: spawn_bench::BallastMode::Dirty,
                         child: path.clone(),
@@ -208,6 +192,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 }
                 let (out, records): (RoundsOut, _) =
                     ctx.worker(job, probes, traced.then_some(tfile.as_path()))?;
+                rss = rss.max(out.rss_bytes);
                 for s in &out.samples {
                     let _ = writeln!(
                         csv,
@@ -216,19 +201,9 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                     );
                 }
                 if traced {
-                    for (s, r) in out
-                        .samples
-                        .iter()
-                        .zip(trace::match_samples(&records, &out.samples))
-                    {
-                        if let Some(r) = r {
-                            let mut r = r.clone();
-                            if !has_mark(LANES[s.lane]) {
-                                trace::drop_stale_prep(&mut r);
-                            }
-                            let run = run_of(pass, BLOCKS_PER_PASS, s.round, rounds);
-                            matched[c][s.lane].push((r, s.ns as f64, run));
-                        }
+                    for (s, r) in trace::matched(&records, &out.samples, &LANES) {
+                        let run = run_of(pass, BLOCKS_PER_PASS, s.round, rounds);
+                        matched[c][s.lane].push((r, s.ns as f64, run));
                     }
                 } else {
                     for s in &out.samples {
@@ -272,7 +247,23 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         )?;
         results.push(analyse(&p, cname, path, &wall[c], &matched[c]));
     }
-    write_report(ctx, &p, &results)
+    let runs = p.passes * BLOCKS_PER_PASS;
+    let swing = swing_words(&wall, runs);
+    let drift = md::drift(
+        "median wall time",
+        &children
+            .iter()
+            .enumerate()
+            .map(|(c, (cname, _))| {
+                (
+                    format!("raw-vfork, {cname} child"),
+                    wall[c][0].medians(runs),
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    let rss_small = format!("{} MiB RSS", rss >> 20);
+    write_report(ctx, &p, &results, swing, drift, rss_small)
 }
 
 fn analyse(
@@ -286,7 +277,7 @@ fn analyse(
     // Per run, the median of a quantity over lane `l`'s traced spawns of that run.
     let phase_runs = |l: usize, q: Quantity| -> Runs {
         let mut out = Runs::default();
-        if q == Quantity::Phase(Phase::Prep) && !has_mark(LANES[l]) {
+        if q == Quantity::Phase(Phase::Prep) && !trace::has_mark(LANES[l]) {
             return out; // not measured: shown as n/a, never compared
         }
         for (r, ns, run) in &matched[l] {
@@ -379,14 +370,21 @@ fn explain(l: &LaneResult) -> String {
         .join("; ")
 }
 
-fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcome> {
+fn write_report(
+    ctx: &Ctx,
+    p: &Params,
+    results: &[ChildResult],
+    swing: String,
+    drift: String,
+    rss_small: String,
+) -> Result<Outcome> {
     let mut body = String::new();
     let mut plot_series = Vec::new();
     for (c, res) in results.iter().enumerate() {
         let _ = writeln!(
             body,
-            "### {} child (`{}`)\n\nUntimed by probes (wall time, spawn to reap, {} runs interleaved) and traced (phase medians):\n",
-            res.child, res.path, p.passes
+            "### {} child (`{}`)\n\nUntraced (wall time, spawn call to wait return, {} passes of {} runs, all strategies interleaved in each) and traced (phase medians):\n",
+            res.child, res.path, p.passes, BLOCKS_PER_PASS
         );
         let rows: Vec<Vec<String>> = res
             .lanes
@@ -443,7 +441,7 @@ fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcom
         ));
         let _ = writeln!(
             body,
-            "\nWhy each costs what it costs (traced phase medians minus raw vfork's, 95% bootstrap CI; phases within 5 µs or whose interval includes 0 are left out):\n"
+            "\nWhy each costs what it costs (traced phase medians minus raw vfork's, per run, median with its 95% order-statistic interval over runs; phases within 5 µs or whose interval contains 0 are left out):\n"
         );
         for l in &res.lanes {
             let _ = writeln!(
@@ -510,6 +508,7 @@ fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcom
     );
 
     let lane = |c: usize, n: &str| results[c].lanes.iter().find(|l| l.lane == n);
+    let ratio_of = |c: usize, n: &str| lane(c, n).and_then(|l| l.ratio_vs_raw_vfork);
     let (ps, rv) = (lane(0, "posix-spawn"), lane(0, "raw-vfork"));
     let dynamic_startup = lane(1, "clone3")
         .and_then(|l| {
@@ -521,23 +520,32 @@ fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcom
     let dynamic_total = lane(1, "clone3").map_or(f64::NAN, |l| l.traced_total.median);
     let answer = match (ps, rv) {
         (Some(ps), Some(rv)) => format!(
-            "For a static child, glibc posix_spawn costs {} of a raw vfork+execve ({} vs {} median); the trace puts the difference in {}. \
-             fork costs {} even from a small parent. For the dynamic /bin/true, startup (ld.so + libc init) is {} of a {} traced spawn, so the strategy matters far less.",
-            md::ratio(ps.ratio_vs_raw_vfork),
+            "For a static child, {} (untraced medians {} and {}); traced phases against raw vfork: {}. \
+             From a small parent ({}), {}. {}\
+             For the dynamic /bin/true, startup (ld.so + libc init) is {} of a {} traced clone3 spawn ({:.0}%). {}",
+            md::time_ratio(
+                ps.ratio_vs_raw_vfork,
+                "glibc posix_spawn",
+                "a raw vfork+execve"
+            ),
             md::dur(ps.wall.median),
             md::dur(rv.wall.median),
             explain(ps),
-            lane(0, "fork").map_or("n/a".into(), |f| md::ratio(f.ratio_vs_raw_vfork)),
+            rss_small,
+            md::time_ratio(ratio_of(0, "fork"), "fork", "raw vfork"),
+            like_raw(&results[0]),
             md::dur(dynamic_startup),
             md::dur(dynamic_total),
+            100.0 * dynamic_startup / dynamic_total,
+            spread_words(results),
         ),
         _ => "no result".into(),
     };
     let one_line = match (ps, rv) {
-        (Some(ps), Some(_)) => format!(
-            "static child: posix_spawn = {} of raw vfork, fork = {}; dynamic /bin/true: startup {} of {} per spawn",
-            md::ratio(ps.ratio_vs_raw_vfork),
-            lane(0, "fork").map_or("n/a".into(), |f| md::ratio(f.ratio_vs_raw_vfork)),
+        (Some(_), Some(_)) => format!(
+            "static child: {}; {}; dynamic /bin/true: startup {} of {} per traced spawn",
+            md::time_ratio(ratio_of(0, "posix-spawn"), "posix_spawn", "raw vfork"),
+            md::time_ratio(ratio_of(0, "fork"), "fork", "raw vfork"),
             md::dur(dynamic_startup),
             md::dur(dynamic_total)
         ),
@@ -554,44 +562,156 @@ fn write_report(ctx: &Ctx, p: &Params, results: &[ChildResult]) -> Result<Outcom
         "runs_per_pass": BLOCKS_PER_PASS,
         "interval": "order statistics of per-run paired values, 95%",
     });
-    let env = ctx.write_env(params.clone())?;
-    ctx.write_json(
-        "data.json",
-        &json!({"answer": one_line, "quick": ctx.quick, "params": params, "results": results}),
-    )?;
-    let readme = md::Readme {
-        title: "phases: where each spawn strategy's time goes".into(),
-        rerun: ctx.rerun(),
-        question: "For each way of spawning (spawn-fast's fork, vfork, posix_spawn, clone3, zygote and template, Rust's std, and a raw vfork+execve reference), where does the time of one spawn go: copying the parent, waiting to run, the child's setup, exec (open, teardown, load, finish), the dynamic loader, the reap, and page faults? And why does each strategy cost what it costs, for instance why is glibc posix_spawn slower than a raw vfork?".into(),
+    ctx.publish(Report {
+        title: "phases: where each spawn strategy's time goes",
+        question: "For each way of spawning (spawn-fast's fork, vfork, posix_spawn, clone3, zygote and template, Rust's std, and a raw vfork+execve reference), where does the time of one spawn go: copying the parent, waiting to run, the child's setup, exec (open, teardown, load, finish), the dynamic loader, the reap, and page faults? And why does each strategy cost what it costs, for instance why is glibc posix_spawn slower than a raw vfork, if it is?".into(),
         answer,
+        one_line,
         method: format!(
-            "One release-built worker process (no ballast: a few MiB) spawns each child with all {} strategies in turn, round-robin with the starting strategy rotated every round, \
+            "One release-built worker process (no ballast) spawns each child with all {} strategies in turn, round-robin with the starting strategy rotated every round, \
              {} timed rounds and {} traced rounds per pass, {} passes alternating which child goes first, after {} warm-up rounds. \
              Timed runs are untraced and give the wall time (spawn call to wait return, CLOCK_MONOTONIC). Traced runs run the same worker under `spawnprof trace --prep` (spawn and page-fault probes, plus the uprobe on spawn-fast's entry mark); \
              each spawn's record is matched to the worker's sample by time (the clone entry falls inside the sample's window; the worker spawns one child at a time). \
-             Every interval is over runs: each pass's worker is cut into {} runs of consecutive rounds (all lanes interleaved in each), a lane's ratio to raw vfork and its phase differences are taken per run (medians of that run), and the table shows their median over runs with its 95% order-statistic interval (at least {} runs are needed). \
+             Every interval is over runs: each pass's worker is cut into {} runs of consecutive rounds (all lanes interleaved in each), a lane's ratio to raw vfork and its phase differences are taken per run (medians of that run), and the table shows their median over runs with its 95% order-statistic interval (at least {} runs are needed); an interval that contains 1 (ratio) or 0 (difference) is reported as no difference. \
              The per-strategy traces are rendered by `spawnprof report --by file` (the same renderer users get).",
             LANES.len(), p.rounds_timed, p.rounds_traced, p.passes, p.warmup, BLOCKS_PER_PASS, stats::MIN_RUNS
         ),
         results: results_md,
+        machine_note: String::new(),
         limits: vec![
-            format!("Shared VM: load average {:.2} before and {:.2} after the run (other agents were building and testing); absolute times swing by up to 2x between runs, ratios of interleaved medians much less.", env.loadavg_before[0], env.loadavg_after[0]),
+            swing,
+            drift,
             "`prep` (spawn API entry to the clone call) is only measured where a mark exists: spawn-fast's lanes (uprobe on `spawn_fast_mark_enter`). For `std`, `raw-vfork` and `zygote` it is n/a in the tables and the time before the clone is in \"outside the trace\" (wall minus traced total: user space before the clone and after the wait, plus probe overhead).".into(),
-            "Traced phases include the probes' own cost (see the `overhead` report), and the spawn-fast lanes carry one more probe than `std` and `raw-vfork`: the prep uprobe (about 15 µs per hit on this VM, according to spawnprof's `--prep` help). Wall times in the first columns are from untraced runs.".into(),
+            "Traced phases include the probes' own cost (see the `overhead` report), and the spawn-fast lanes carry one more probe than `std` and `raw-vfork`: the prep uprobe, whose cost is in their traced times only. Wall times in the first columns are from untraced runs.".into(),
             "Medians of phases do not add up to the median total; the black tick in the phase plots is the median traced total.".into(),
             "The zygote's children are created by the zygote, so `copy` and `setup` are the zygote's clone3; no probe links the worker's request to the zygote's clone, so the socket round trip is not a phase: it is in \"outside the trace\", and the status pipe is in `reap`.".into(),
-            "Hardware counters (cycles, cache misses) are not available in this VM, so the trace shows where time goes, not why a phase is slow at the instruction level.".into(),
+            "No hardware counters (cycles, cache misses) are read, so the trace shows where time goes, not why a phase is slow at the instruction level.".into(),
         ],
         files: vec![
-            ("data.json".into(), "every number in this report (summaries, intervals, parameters)".into()),
-            ("samples.csv".into(), "every timed and traced spawn: child, pass, lane, round, ns".into()),
-            ("traces/".into(), "the raw `spawnprof trace --json` output of each traced pass, and its per-strategy subsets".into()),
-            ("static/".into(), "`spawnprof report` of the static child: phases.svg, faults.svg, phases.csv, summary.txt".into()),
-            ("dynamic/".into(), "the same for /bin/true".into()),
-            ("wall.svg".into(), "untraced wall time per strategy".into()),
-            ("env.json".into(), "machine, toolchain, commit, load, parameters, seed".into()),
+            ("data.json", "every number in this report (summaries, intervals, parameters)"),
+            ("samples.csv", "every timed and traced spawn: child, pass, lane, round, ns"),
+            ("traces/", "the raw `spawnprof trace --json` output of each traced pass, and its per-strategy subsets"),
+            ("static/", "`spawnprof report` of the static child: phases.svg, faults.svg, phases.csv, summary.txt"),
+            ("dynamic/", "the same for /bin/true"),
+            ("wall.svg", "untraced wall time per strategy"),
         ],
+        params,
+        data: json!({"results": results}),
+    })
+}
+
+/// The lanes whose wall time shows no difference from raw vfork (interval contains 1).
+fn like_raw(res: &ChildResult) -> String {
+    if res
+        .lanes
+        .iter()
+        .any(|l| l.lane != "raw-vfork" && l.ratio_vs_raw_vfork.is_none())
+    {
+        return String::new();
+    }
+    let same: Vec<String> = res
+        .lanes
+        .iter()
+        .filter(|l| l.lane != "raw-vfork")
+        .filter(|l| stats::verdict(l.ratio_vs_raw_vfork.as_ref(), 1.0) == Verdict::NoDifference)
+        .map(|l| format!("{} ({})", l.lane, md::ratio(l.ratio_vs_raw_vfork)))
+        .collect();
+    let faster: Vec<String> = res
+        .lanes
+        .iter()
+        .filter(|l| md::below(l.ratio_vs_raw_vfork, 1.0))
+        .map(|l| format!("{} ({})", l.lane, md::ratio(l.ratio_vs_raw_vfork)))
+        .collect();
+    let mut out = if same.is_empty() {
+        "Every other strategy's interval excludes 1.".to_string()
+    } else {
+        format!(
+            "{}.",
+            stats::no_difference(&same.join(", "), "raw vfork", "each ratio's interval", "1")
+        )
     };
-    ctx.write_text("README.md", &readme.render())?;
-    Ok(Outcome { answer: one_line })
+    if !faster.is_empty() {
+        out.push_str(&format!(" Faster than raw vfork: {}.", faster.join(", ")));
+    }
+    out + " "
+}
+
+/// The range of the non-fork strategies' ratios to raw vfork, per child: how much the choice
+/// of strategy moves a spawn of each child.
+fn spread_words(results: &[ChildResult]) -> String {
+    // Medians of pooled untraced wall times (a description; the intervals are in the table).
+    let range = |res: &ChildResult| -> (f64, f64) {
+        let raw = res
+            .lanes
+            .iter()
+            .find(|l| l.lane == "raw-vfork")
+            .map_or(f64::NAN, |l| l.wall.median);
+        res.lanes
+            .iter()
+            .filter(|l| l.lane != "fork" && l.lane != "raw-vfork")
+            .map(|l| l.wall.median / raw)
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            })
+    };
+    let parts: Vec<String> = results
+        .iter()
+        .map(|r| {
+            let (lo, hi) = range(r);
+            format!(
+                "between {:.2}× and {:.2}× for the {} child",
+                lo, hi, r.child
+            )
+        })
+        .collect();
+    let widths: Vec<f64> = results
+        .iter()
+        .map(|r| {
+            let (lo, hi) = range(r);
+            hi - lo
+        })
+        .collect();
+    let conclusion = match widths.as_slice() {
+        [s, d] if s.is_finite() && d.is_finite() && d < s => {
+            "so the choice of strategy moves a dynamic spawn less, relative to its cost, than a static one"
+        }
+        [s, d] if s.is_finite() && d.is_finite() => {
+            "so the choice of strategy moves a dynamic spawn at least as much, relative to its cost, as a static one"
+        }
+        _ => "(no wall times to compare)",
+    };
+    format!(
+        "Against raw vfork's median wall time, the strategies other than fork take {}, {conclusion}.",
+        parts.join(" and ")
+    )
+}
+
+/// How far the absolute times moved between runs, against the ratios of interleaved lanes.
+fn swing_words(wall: &[Vec<Runs>], runs: usize) -> String {
+    let reference = 0; // raw-vfork
+    let ps = LANES.iter().position(|l| *l == "posix-spawn").unwrap_or(0);
+    let rng = |v: &[f64]| -> (f64, f64) {
+        v.iter()
+            .filter(|x| x.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            })
+    };
+    let abs = rng(&wall[0][reference].medians(runs));
+    let ratios: Vec<f64> = wall[0][ps]
+        .medians(runs)
+        .iter()
+        .zip(wall[0][reference].medians(runs))
+        .map(|(a, b)| a / b)
+        .collect();
+    let rel = rng(&ratios);
+    format!(
+        "Between runs, raw vfork's median (static child) ranges from {} to {} ({:.2}× apart), while posix_spawn's per-run ratio to it ranges from {:.2}× to {:.2}×: compare ratios of interleaved lanes, not absolute times.",
+        md::dur(abs.0),
+        md::dur(abs.1),
+        abs.1 / abs.0,
+        rel.0,
+        rel.1
+    )
 }

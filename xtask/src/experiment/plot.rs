@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 
 const COLORS: [RGBColor; 12] = [
@@ -33,6 +35,38 @@ pub struct Point {
     pub mid: f64,
     pub lo: f64,
     pub hi: f64,
+}
+
+impl Point {
+    /// A summary's median with its p10–p90 whiskers, divided by `scale` (e.g. 1e3 for µs).
+    pub fn spread(x: usize, s: &spawn_analysis::stats::Summary, scale: f64) -> Point {
+        Point {
+            x,
+            mid: s.median / scale,
+            lo: s.p10 / scale,
+            hi: s.p90 / scale,
+        }
+    }
+
+    /// An interval's point and bounds (NaN, so not drawn, without one).
+    pub fn interval(x: usize, ci: Option<spawn_analysis::stats::Interval>) -> Point {
+        Point {
+            x,
+            mid: ci.map_or(f64::NAN, |c| c.point),
+            lo: ci.map_or(f64::NAN, |c| c.low),
+            hi: ci.map_or(f64::NAN, |c| c.high),
+        }
+    }
+
+    /// A value without whiskers.
+    pub fn exact(x: usize, v: f64) -> Point {
+        Point {
+            x,
+            mid: v,
+            lo: v,
+            hi: v,
+        }
+    }
 }
 
 pub struct Series {
@@ -89,6 +123,37 @@ fn y_range(series: &[Series], log: bool) -> (f64, f64) {
     }
 }
 
+/// The title, margins and label areas every chart shares.
+fn chart_builder<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    c: &Chart<'_>,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut b = ChartBuilder::on(area);
+    b.caption(c.title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(48)
+        .y_label_area_size(78);
+    b
+}
+
+/// Axis descriptions, number format and fonts every chart shares, then draws the mesh.
+fn draw_mesh<X, Y>(mesh: &mut MeshStyle<'_, '_, X, Y, SVGBackend<'_>>, c: &Chart<'_>) -> Result<()>
+where
+    X: Ranged + ValueFormatter<X::ValueType>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    fn y_label(v: &f64) -> String {
+        num(*v)
+    }
+    mesh.x_desc(c.x_desc)
+        .y_desc(c.y_desc)
+        .y_label_formatter(&y_label)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(err)
+}
+
 /// Lines with markers and p10–p90 whiskers, one per series.
 pub fn lines(path: &Path, c: &Chart<'_>, series: &[Series]) -> Result<()> {
     let root = SVGBackend::new(path, (1000, 560)).into_drawing_area();
@@ -101,26 +166,14 @@ pub fn lines(path: &Path, c: &Chart<'_>, series: &[Series]) -> Result<()> {
         SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
         _ => String::new(),
     };
-    let mut builder = ChartBuilder::on(&area);
-    builder
-        .caption(c.title, ("sans-serif", 20))
-        .margin(14)
-        .x_label_area_size(48)
-        .y_label_area_size(78);
+    let mut builder = chart_builder(&area, c);
     macro_rules! draw {
         ($chart:expr) => {{
             let mut chart = $chart;
-            chart
-                .configure_mesh()
-                .x_labels(n)
-                .x_label_formatter(&x_fmt)
-                .x_desc(c.x_desc)
-                .y_desc(c.y_desc)
-                .y_label_formatter(&|v| num(*v))
-                .label_style(("sans-serif", 14))
-                .axis_desc_style(("sans-serif", 15))
-                .draw()
-                .map_err(err)?;
+            draw_mesh(
+                chart.configure_mesh().x_labels(n).x_label_formatter(&x_fmt),
+                c,
+            )?;
             for (i, s) in series.iter().enumerate() {
                 let col = color(i);
                 let pts: Vec<_> = s
@@ -181,33 +234,26 @@ pub fn bars(path: &Path, c: &Chart<'_>, series: &[Series]) -> Result<()> {
     let n = c.x_labels.len().max(1);
     let (_, yhi) = y_range(series, false);
     let labels = c.x_labels;
-    let mut chart = ChartBuilder::on(&area)
-        .caption(c.title, ("sans-serif", 20))
-        .margin(14)
-        .x_label_area_size(48)
-        .y_label_area_size(78)
+    let mut chart = chart_builder(&area, c)
         .build_cartesian_2d(0f64..n as f64, 0f64..yhi)
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n * 2 + 1)
-        .x_label_formatter(&|v| {
-            // Labels at the group centres (x.5) only.
-            let i = v.floor() as usize;
-            if (v - v.floor() - 0.5).abs() < 1e-6 {
-                labels.get(i).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .x_desc(c.x_desc)
-        .y_desc(c.y_desc)
-        .y_label_formatter(&|v| num(*v))
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 15))
-        .draw()
-        .map_err(err)?;
+    // Labels at the group centres (x.5) only.
+    let x_fmt = |v: &f64| {
+        let i = v.floor() as usize;
+        if (v - v.floor() - 0.5).abs() < 1e-6 {
+            labels.get(i).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    draw_mesh(
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n * 2 + 1)
+            .x_label_formatter(&x_fmt),
+        c,
+    )?;
     let k = series.len().max(1) as f64;
     let width = 0.8 / k;
     for (si, s) in series.iter().enumerate() {

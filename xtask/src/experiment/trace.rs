@@ -24,6 +24,42 @@ pub enum Quantity {
     OutsideTrace,
 }
 
+/// A spawn from the clone to the end of exec, in time order: the phases every comparison of
+/// strategies (phases) and of parent sizes (fork-in-the-road) looks at.
+pub const CLONE_TO_EXEC: [Quantity; 7] = [
+    Quantity::Phase(Phase::Copy),
+    Quantity::Phase(Phase::Queue),
+    Quantity::Phase(Phase::Setup),
+    Quantity::Phase(Phase::ExecOpen),
+    Quantity::Phase(Phase::ExecTeardown),
+    Quantity::Phase(Phase::ExecLoad),
+    Quantity::Phase(Phase::ExecFinish),
+];
+
+/// `before`, then [`CLONE_TO_EXEC`], then `after`.
+pub const fn around<const B: usize, const A: usize, const N: usize>(
+    before: [Quantity; B],
+    after: [Quantity; A],
+) -> [Quantity; N] {
+    assert!(
+        B + CLONE_TO_EXEC.len() + A == N,
+        "N must hold every quantity"
+    );
+    let mut out = [Quantity::Faults; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < B {
+            before[i]
+        } else if i < B + CLONE_TO_EXEC.len() {
+            CLONE_TO_EXEC[i - B]
+        } else {
+            after[i - B - CLONE_TO_EXEC.len()]
+        };
+        i += 1;
+    }
+    out
+}
+
 impl Quantity {
     /// The key in data.json and the tables (a phase's own name).
     pub fn name(self) -> &'static str {
@@ -68,6 +104,32 @@ pub fn read(path: &Path) -> Result<Vec<SpawnRecord>> {
             json::from_line(l).with_context(|| format!("{}: bad record {l:.80}", path.display()))
         })
         .collect()
+}
+
+/// Lanes whose records carry the `prep` mark: spawn-fast's API in the traced process. The
+/// zygote fires the mark too, but its clone happens in the zygote, where no mark precedes it.
+pub fn has_mark(lane: &str) -> bool {
+    !matches!(lane, "std" | "raw-vfork" | "zygote")
+}
+
+/// Each sample a record matched ([`match_samples`]), with a copy of that record; in a lane
+/// without the mark ([`has_mark`]; `lanes` names each sample's lane) a stale `prep` is
+/// dropped ([`drop_stale_prep`]).
+pub fn matched<'a>(
+    records: &'a [SpawnRecord],
+    samples: &'a [Sample],
+    lanes: &'a [&'a str],
+) -> impl Iterator<Item = (&'a Sample, SpawnRecord)> + 'a {
+    samples
+        .iter()
+        .zip(match_samples(records, samples))
+        .filter_map(move |(s, r)| {
+            let mut r = r?.clone();
+            if !has_mark(lanes[s.lane]) {
+                drop_stale_prep(&mut r);
+            }
+            Some((s, r))
+        })
 }
 
 /// For each sample, the usable record whose reap falls inside the sample's `t0..=t1` window.

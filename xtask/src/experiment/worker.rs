@@ -5,14 +5,14 @@
 //! optimized process whose size is only the ballast it was asked for.
 
 use std::{
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
-use spawn_bench::{Ballast, BallastMode, BenchStrategy, RawVfork, current_rss};
+use spawn_bench::{Ballast, BallastMode, current_rss};
 use spawn_fast::{Command, Stdio, Strategy, Template, monotonic_ns};
 
 /// What the worker is asked to do.
@@ -53,10 +53,7 @@ impl RoundsJob {
     ) -> Job {
         Job::Rounds(RoundsJob {
             out,
-            lanes: vec![LaneSpec {
-                strategy: strategy.into(),
-                every: 1,
-            }],
+            lanes: LaneSpec::list(&[strategy], None),
             ballast_bytes: 0,
             ballast: BallastMode::Dirty,
             child: child.to_path_buf(),
@@ -75,6 +72,20 @@ pub struct LaneSpec {
     pub strategy: String,
     /// Spawn in one round out of `every` (slow lanes, e.g. fork from a 4 GiB parent).
     pub every: usize,
+}
+
+impl LaneSpec {
+    /// Every lane in every round, except the `slow` lane (if any), which spawns in one round
+    /// out of its `every`.
+    pub fn list(names: &[&str], slow: Option<(&str, usize)>) -> Vec<LaneSpec> {
+        names
+            .iter()
+            .map(|&n| LaneSpec {
+                strategy: n.to_string(),
+                every: slow.filter(|(s, _)| *s == n).map_or(1, |(_, e)| e),
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -146,51 +157,23 @@ pub fn main(job: &str) -> Result<()> {
     std::fs::write(out, body).with_context(|| format!("writing {}", out.display()))
 }
 
-/// A prepared lane (the raw vfork reference is spawn-bench's).
-enum Lane {
-    Lib(Command),
-    Template(Template),
-    Std(std::process::Command),
-    RawVfork(RawVfork),
-}
+/// A prepared lane: spawn-bench's, so that `spawnprof bench` and the experiments spawn alike.
+struct Lane(spawn_bench::Lane);
 
 impl Lane {
-    fn new(name: &str, child: &PathBuf, args: &[String]) -> Result<Lane> {
-        let s: BenchStrategy = name.parse()?;
-        Ok(match s {
-            BenchStrategy::Lib(st) => {
-                let mut c = Command::new(child);
-                c.args(args).strategy(st).stdout(Stdio::Null);
-                Lane::Lib(c)
-            }
-            BenchStrategy::Template => Lane::Template(
-                Command::new(child)
-                    .args(args)
-                    .stdout(Stdio::Null)
-                    .template()?,
-            ),
-            BenchStrategy::Std => {
-                let mut c = std::process::Command::new(child);
-                c.args(args).stdout(std::process::Stdio::null());
-                Lane::Std(c)
-            }
-            BenchStrategy::RawVfork => Lane::RawVfork(RawVfork::new(child, args)?),
-        })
+    fn new(name: &str, child: &Path, args: &[String]) -> Result<Lane> {
+        Ok(Lane(spawn_bench::Lane::new(name.parse()?, child, args)?))
     }
 
     /// One spawn+wait; returns its duration in ns.
     fn once(&mut self) -> Result<u64> {
         let t0 = monotonic_ns();
-        let ok = match self {
-            Lane::Lib(c) => c.spawn()?.wait()?.success(),
-            Lane::Template(t) => t.spawn()?.wait()?.success(),
-            Lane::Std(c) => c.spawn()?.wait()?.success(),
-            Lane::RawVfork(r) => r.run_once()? == 0,
-        };
-        if !ok {
-            bail!("the child failed");
+        let status = self.0.run_once()?;
+        let ns = monotonic_ns() - t0;
+        if status != 0 {
+            bail!("the child failed (wait status {status:#x})");
         }
-        Ok(monotonic_ns() - t0)
+        Ok(ns)
     }
 }
 
@@ -263,9 +246,7 @@ fn flight(j: &FlightJob) -> Result<FlightOut> {
         spawn_fast::zygote::start()?;
     }
     let template = if j.strategy == "template" {
-        Some(Arc::new(
-            Command::new(&j.child).stdout(Stdio::Null).template()?,
-        ))
+        Some(Arc::new(Command::new(&j.child).template()?))
     } else {
         None
     };
