@@ -421,6 +421,20 @@ pub mod maps {
     pub const COUNTERS: &str = "COUNTERS";
     /// Pids of spawnprof's own pid namespace to follow (see `Config::ns_follow`).
     pub const NS_FOLLOW: &str = "NS_FOLLOW";
+    /// `--cgroup` on kernels without the ancestor helper: the cgroup's directory in slot 0.
+    pub const CGROUP: &str = "CGROUP";
+}
+
+/// How the probes check `--cgroup` (the `u32` global `CGROUP_CHECK`, set by the loader before
+/// load; the verifier prunes the check not chosen, so its helper may be missing).
+pub mod cgroup_check {
+    /// The global's name in the probes.
+    pub const GLOBAL: &str = "CGROUP_CHECK";
+    /// `bpf_get_current_ancestor_cgroup_id(Config::cgroup_level) == Config::cgroup_id`
+    /// (tracing programs: Linux 5.16+).
+    pub const ANCESTOR_ID: u32 = 1;
+    /// `bpf_current_task_under_cgroup` on the `CGROUP` map's slot 0 (Linux 4.9+).
+    pub const TASK_UNDER_CGROUP: u32 = 2;
 }
 
 /// Size in bytes of the ring buffer (a power of two, as the kernel requires).

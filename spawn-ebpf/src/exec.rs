@@ -1,13 +1,16 @@
 //! The exec: entry (with the file name) and its result; the milestones inside it are in
 //! `exec_marks`.
 use aya_ebpf::{
-    helpers::bpf_probe_read_user_str_bytes, macros::tracepoint, programs::TracePointContext,
+    helpers::bpf_probe_read_user_str_bytes,
+    macros::{fentry, fexit, tracepoint},
+    programs::{FEntryContext, FExitContext, TracePointContext},
 };
 use spawn_common::{ExecEvent, counter, kind, syscall};
 
 use crate::{
     emit::{NO_WAKEUP, comm, event, header},
     faults,
+    regs::{Reg, arg, ret},
     state::{EVENTS, STARTUP, bump, current, followed, layout},
 };
 
@@ -119,6 +122,11 @@ fn exit(ctx: &TracePointContext, syscall: u64) {
         return;
     }
     let ret: i64 = read(ctx, layout().sys_exit_ret).unwrap_or(i64::MIN);
+    exit_with(tid, tgid, syscall, ret);
+}
+
+#[inline(always)]
+fn exit_with(tid: u32, tgid: u32, syscall: u64, ret: i64) {
     if ret == 0 {
         // Startup marks (uprobes in ld.so and libc) are wanted from now until libc starts main.
         if STARTUP.insert(tgid, 1, 0).is_err() {
@@ -143,5 +151,51 @@ pub fn sys_exit_execve(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn sys_exit_execveat(ctx: TracePointContext) -> u32 {
     exit(&ctx, syscall::EXECVEAT);
+    0
+}
+
+// The same events from fentry/fexit on the syscall wrappers (see `regs`): no syscall
+// tracepoint. `execveat(dfd, filename, argv, envp, flags)`: di, si, dx, r10, r8.
+
+#[fentry(function = "__x64_sys_execve")]
+pub fn execve_enter_fentry(ctx: FEntryContext) -> u32 {
+    let name = arg(&ctx, Reg::Di);
+    enter(syscall::EXECVE as u32, AT_FDCWD, 0, name, |_, _, _| {});
+    0
+}
+
+#[inline(always)]
+fn execveat_fentry(ctx: &FEntryContext, walk: impl Fn(i32, u32, u32)) {
+    let fd = arg(ctx, Reg::Di) as i32;
+    let name = arg(ctx, Reg::Si);
+    let flags = arg(ctx, Reg::R8) as u32;
+    enter(syscall::EXECVEAT as u32, fd, flags, name, walk);
+}
+
+/// The fd walk as a bounded loop (the `bpf_loop` walk is too deep for the verifier's stack
+/// limit here: 6.1 refused it with "combined stack size of 3 calls is 544").
+#[fentry(function = "__x64_sys_execveat")]
+pub fn execveat_enter_fentry(ctx: FEntryContext) -> u32 {
+    execveat_fentry(&ctx, crate::fdpath::emit_bounded);
+    0
+}
+
+#[inline(always)]
+fn exit_fexit(ctx: &FExitContext, syscall: u64) {
+    let (tid, tgid) = current();
+    if followed(tid, tgid) {
+        exit_with(tid, tgid, syscall, ret(ctx));
+    }
+}
+
+#[fexit(function = "__x64_sys_execve")]
+pub fn execve_exit_fexit(ctx: FExitContext) -> u32 {
+    exit_fexit(&ctx, syscall::EXECVE);
+    0
+}
+
+#[fexit(function = "__x64_sys_execveat")]
+pub fn execveat_exit_fexit(ctx: FExitContext) -> u32 {
+    exit_fexit(&ctx, syscall::EXECVEAT);
     0
 }

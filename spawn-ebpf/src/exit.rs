@@ -1,10 +1,15 @@
 //! The end of a spawn: exit_group, the scheduler's exit, and the parent's wait returning.
-use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
+use aya_ebpf::{
+    helpers::bpf_probe_read_user,
+    macros::{fentry, fexit, tracepoint},
+    programs::{FEntryContext, FExitContext, TracePointContext},
+};
 use spawn_common::{counter, kind, syscall};
 
 use crate::{
     emit::event,
     faults,
+    regs::{Reg, arg, ret},
     state::{
         FOLLOWED, STARTUP, WAITID_INFOP, bump, config, current, followed, followed_parent, layout,
     },
@@ -94,11 +99,48 @@ pub fn sys_exit_waitid(ctx: TracePointContext) -> u32 {
     let infop = unsafe { *infop };
     let _ = WAITID_INFOP.remove(tid);
     let ret: i64 = read(&ctx, layout().sys_exit_ret).unwrap_or(-1);
+    waitid_returned(tid, tgid, ret, infop);
+    0
+}
+
+#[inline(always)]
+fn waitid_returned(tid: u32, tgid: u32, ret: i64, infop: u64) {
     if ret != 0 || infop == 0 {
-        return 0;
+        return;
     }
     // SAFETY: a user pointer read through the checked helper.
     let pid = unsafe { bpf_probe_read_user((infop + SI_PID_OFFSET) as *const i32) }.unwrap_or(0);
     reaped(tid, tgid, syscall::WAITID, pid as i64);
+}
+
+// The same events from fentry/fexit on the syscall wrappers (see `regs`): no syscall
+// tracepoint. fexit still has the arguments, so waitid needs no map between entry and exit.
+
+#[fentry(function = "__x64_sys_exit_group")]
+pub fn exit_group_fentry(ctx: FEntryContext) -> u32 {
+    let (tid, tgid) = current();
+    if followed(tid, tgid) {
+        let code = arg(&ctx, Reg::Di);
+        event(kind::EXIT_GROUP, tid, tgid, code, 0, 0);
+    }
+    0
+}
+
+#[fexit(function = "__x64_sys_wait4")]
+pub fn wait4_exit_fexit(ctx: FExitContext) -> u32 {
+    let (tid, tgid) = current();
+    if followed_parent(tid, tgid) {
+        reaped(tid, tgid, syscall::WAIT4, ret(&ctx));
+    }
+    0
+}
+
+/// `waitid(which, pid, infop, options, ru)`: infop in dx.
+#[fexit(function = "__x64_sys_waitid")]
+pub fn waitid_exit_fexit(ctx: FExitContext) -> u32 {
+    let (tid, tgid) = current();
+    if followed_parent(tid, tgid) {
+        waitid_returned(tid, tgid, ret(&ctx), arg(&ctx, Reg::Dx));
+    }
     0
 }

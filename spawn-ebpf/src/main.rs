@@ -15,6 +15,7 @@ mod exit;
 mod faults;
 mod fdpath;
 mod ident;
+mod regs;
 mod startup;
 mod state;
 

@@ -2,9 +2,9 @@
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, generated::bpf_get_current_ancestor_cgroup_id},
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, RingBuf},
+    maps::{Array, CgroupArray, HashMap, PerCpuArray, RingBuf},
 };
-use spawn_common::{Config, FaultTotals, Layout, RING_BYTES, counter};
+use spawn_common::{Config, FaultTotals, Layout, RING_BYTES, cgroup_check, counter};
 
 /// Tracepoint field offsets; overwritten by the loader from tracefs.
 #[unsafe(no_mangle)]
@@ -25,6 +25,14 @@ static CONFIG: Config = Config {
     ns_follow: 0,
     _pad2: 0,
 };
+
+/// How `--cgroup` is checked (`spawn_common::cgroup_check`); overwritten by the loader after
+/// probing the helpers. It sits in `.rodata`, which the kernel freezes before the programs
+/// load, so the verifier reads it as a constant and never walks the branch not taken: a kernel
+/// without `bpf_get_current_ancestor_cgroup_id` in tracing programs (before 5.16) never sees
+/// that call, and 5.10's verifier removes it as dead code.
+#[unsafe(no_mangle)]
+static CGROUP_CHECK: u32 = cgroup_check::ANCESTOR_ID;
 
 /// spawnprof's own host tgid once the probes have seen it, when it runs in a pid namespace
 /// of its own (then `CONFIG.self_tgid` is only its pid in that namespace). Written once.
@@ -54,6 +62,12 @@ pub static WATCH: Array<u32> = Array::with_max_entries(1, 0);
 #[map]
 pub static NS_FOLLOW: aya_ebpf::maps::LruHashMap<u32, u32> =
     aya_ebpf::maps::LruHashMap::with_max_entries(4_096, 0);
+
+/// `--cgroup` through [`cgroup_check::TASK_UNDER_CGROUP`]: slot 0 holds the cgroup's
+/// directory (set by the loader from an fd); `bpf_current_task_under_cgroup` then says whether
+/// the current task is in that cgroup or below it.
+#[map]
+pub static CGROUP: CgroupArray = CgroupArray::with_max_entries(1, 0);
 
 #[map]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
@@ -208,9 +222,17 @@ pub fn followed_parent(tid: u32, tgid: u32) -> bool {
     role(tid, tgid) == ROLE_FULL
 }
 
-/// Is the current task inside the configured cgroup (or one of its descendants)?
+/// Is the current task inside the configured cgroup (or one of its descendants)? Both checks
+/// answer the same question: the task's ancestor at the cgroup's depth is the cgroup, or the
+/// task's cgroup descends from the one in [`CGROUP`].
 #[inline(always)]
 fn in_cgroup(cfg: &Config) -> bool {
+    // SAFETY: a u32 static the loader patches before load; volatile keeps the default out.
+    let check = unsafe { core::ptr::read_volatile(&CGROUP_CHECK) };
+    if check == cgroup_check::TASK_UNDER_CGROUP {
+        // An error (the slot left empty) counts as outside: nothing is recorded.
+        return CGROUP.current_task_under_cgroup(0) == Ok(true);
+    }
     // SAFETY: helper without pointer arguments.
     unsafe { bpf_get_current_ancestor_cgroup_id(cfg.cgroup_level as i32) == cfg.cgroup_id }
 }

@@ -3,7 +3,7 @@
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
+    maps::{Array, CgroupArray, HashMap, MapData, PerCpuArray, RingBuf},
     programs::{
         PerfEvent, TracePoint, UProbe,
         perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent},
@@ -11,7 +11,7 @@ use aya::{
     },
     util::online_cpus,
 };
-use spawn_common::{Config, counter, maps};
+use spawn_common::{Config, cgroup_check, counter, maps, sized_maps};
 
 pub use crate::glibc::{GlibcPaths, glibc_paths};
 use crate::tracefs::{Tracefs, TracefsError};
@@ -31,11 +31,8 @@ pub enum LoadError {
     Load(#[from] aya::EbpfError),
     #[error("{0}: no way to attach it on this kernel")]
     NoWay(String),
-    #[error(
-        "--cgroup needs bpf_get_current_ancestor_cgroup_id in tracing programs (Linux 5.16+), \
-         which this kernel lacks; use --pid or -a"
-    )]
-    NoCgroupHelper,
+    #[error("--cgroup: opening cgroup {0} for the in-kernel filter: {1}")]
+    CgroupDir(u64, String),
     #[error("attaching {what}: {source}")]
     Attach {
         what: String,
@@ -94,32 +91,13 @@ pub struct CgroupFilter {
 }
 
 /// Tracepoints: (program, category, name, required). Optional ones are off, with a note, on
-/// kernels that lack them. Marks with several ways to reach them are in `attach::MARKS`.
+/// kernels that lack them. Marks with several ways to reach them (the syscall events among
+/// them: fentry/fexit first, syscall tracepoints last) are in `attach::MARKS`.
 const TRACEPOINTS: &[(&str, &str, &str, bool)] = &[
-    ("sys_enter_clone", "syscalls", "sys_enter_clone", true),
-    ("sys_enter_clone3", "syscalls", "sys_enter_clone3", true),
-    ("sys_enter_fork", "syscalls", "sys_enter_fork", false),
-    ("sys_enter_vfork", "syscalls", "sys_enter_vfork", false),
-    ("sys_exit_clone", "syscalls", "sys_exit_clone", true),
-    ("sys_exit_clone3", "syscalls", "sys_exit_clone3", true),
-    ("sys_exit_fork", "syscalls", "sys_exit_fork", false),
-    ("sys_exit_vfork", "syscalls", "sys_exit_vfork", false),
     ("task_newtask", "task", "task_newtask", true),
     ("sched_process_fork", "sched", "sched_process_fork", true),
     ("sched_wakeup_new", "sched", "sched_wakeup_new", true),
-    ("sys_enter_execve", "syscalls", "sys_enter_execve", true),
-    ("sys_exit_execve", "syscalls", "sys_exit_execve", true),
-    ("sys_exit_execveat", "syscalls", "sys_exit_execveat", true),
-    (
-        "sys_enter_exit_group",
-        "syscalls",
-        "sys_enter_exit_group",
-        true,
-    ),
     ("sched_process_exit", "sched", "sched_process_exit", true),
-    ("sys_exit_wait4", "syscalls", "sys_exit_wait4", true),
-    ("sys_enter_waitid", "syscalls", "sys_enter_waitid", true),
-    ("sys_exit_waitid", "syscalls", "sys_exit_waitid", true),
 ];
 
 /// Loaded, attached probes. Dropping this detaches everything.
@@ -138,8 +116,23 @@ impl Probes {
         if PROBES.is_empty() {
             return Err(LoadError::NoProbes);
         }
-        if opts.cgroup.is_some() && !crate::attach::cgroup_helper_supported() {
-            return Err(LoadError::NoCgroupHelper);
+        // --cgroup: the ancestor-id helper where tracing programs have it (5.16+), else the
+        // cgroup directory in a cgroup array (4.9+); the same subtree either way.
+        let mut notes = Vec::new();
+        let mut cgroup_dir = None;
+        let mut check = cgroup_check::ANCESTOR_ID;
+        if let Some(c) = opts.cgroup {
+            match crate::attach::cgroup_ancestor_helper() {
+                Ok(()) => notes.push("cgroup filter: bpf_get_current_ancestor_cgroup_id".into()),
+                Err(why) => {
+                    cgroup_dir = Some(open_cgroup_dir(c.id)?);
+                    check = cgroup_check::TASK_UNDER_CGROUP;
+                    notes.push(format!(
+                        "cgroup filter: bpf_current_task_under_cgroup on a cgroup array \
+                         (bpf_get_current_ancestor_cgroup_id: {why})"
+                    ));
+                }
+            }
         }
         let layout = tracefs.layout()?;
         // Inside a pid namespace of its own spawnprof knows only pids of that namespace; the
@@ -158,7 +151,6 @@ impl Probes {
             cgroup_level: opts.cgroup.map_or(0, |c| c.level),
             _pad: 0,
         };
-        let mut notes = Vec::new();
         let koffsets = match crate::kernel_btf::kernel_offsets(std::path::Path::new(VMLINUX_BTF)) {
             Ok(k) => k,
             Err(e) => {
@@ -189,12 +181,24 @@ impl Probes {
             .override_global("LAYOUT", &layout, true)
             .override_global("CONFIG", &config, true)
             .override_global("KOFFSETS", &koffsets, true)
-            .override_global("NSOFFSETS", &nsoffsets, true);
+            .override_global("NSOFFSETS", &nsoffsets, true)
+            .override_global(cgroup_check::GLOBAL, &check, true);
         // Tests shrink maps to force each kind of loss (see `test_limits`).
         for (name, n) in &limits.maps {
             loader.map_max_entries(name, *n);
         }
         let mut ebpf = loader.load(PROBES)?;
+        if let Some(dir) = cgroup_dir {
+            // Before any program is attached: an empty slot would read as "outside".
+            let mut arr: CgroupArray<&mut MapData> = ebpf
+                .map_mut(maps::CGROUP)
+                .ok_or(LoadError::MissingMap(maps::CGROUP))?
+                .try_into()
+                .map_err(|e| LoadError::Map(maps::CGROUP, e))?;
+            // The map holds its own reference to the cgroup; the fd can close after this.
+            arr.set(0, std::os::fd::AsFd::as_fd(&dir), 0)
+                .map_err(|e| LoadError::Map(maps::CGROUP, e))?;
+        }
         // The logger owns the log map: it must live (and be polled) as long as the programs.
         let logger = aya_log::EbpfLogger::init(&mut ebpf).ok();
         let mut probes = Self {
@@ -203,8 +207,22 @@ impl Probes {
             logger,
             notes,
         };
-        probes.attach_tracepoints(tracefs, opts)?;
-        probes.attach_marks(tracefs, opts.no_syscall_tracepoints)?;
+        probes.attach_tracepoints(tracefs)?;
+        // A test that shrinks WAITID_INFOP wants that map's loss counted; only the syscall
+        // tracepoint way keeps waitid's pointer in it (fexit still has the argument).
+        let waitid_map = limits
+            .maps
+            .iter()
+            .any(|(m, _)| m == sized_maps::WAITID_INFOP);
+        let pass_over: &[crate::attach::PassOver] = if waitid_map {
+            &[crate::attach::PassOver {
+                prog: "wait4_exit_fexit",
+                why: "SPAWNPROF_TEST_MAP_SIZES shrinks WAITID_INFOP, which only the tracepoints use",
+            }]
+        } else {
+            &[]
+        };
+        probes.attach_marks(tracefs, opts.no_syscall_tracepoints, pass_over)?;
         if opts.faults {
             probes.attach_faults(tracefs)?;
         }
@@ -220,18 +238,9 @@ impl Probes {
         Ok(probes)
     }
 
-    fn attach_tracepoints(
-        &mut self,
-        tracefs: &Tracefs,
-        opts: ProbeOptions,
-    ) -> Result<(), LoadError> {
+    fn attach_tracepoints(&mut self, tracefs: &Tracefs) -> Result<(), LoadError> {
         let mut off = Vec::new();
-        let mut syscalls = 0;
         for &(prog, cat, name, required) in TRACEPOINTS {
-            if cat == "syscalls" && opts.no_syscall_tracepoints {
-                continue;
-            }
-            syscalls += usize::from(cat == "syscalls");
             if !required && !tracefs.exists(cat, name) {
                 off.push(format!("{cat}:{name}"));
                 continue;
@@ -244,16 +253,6 @@ impl Probes {
                 off.join(", ")
             ));
         }
-        self.notes.push(if opts.no_syscall_tracepoints {
-            format!("syscall tracepoints: none (--no-syscall-tracepoints): {NO_SYSCALL_PHASES}")
-        } else {
-            // +1: the execveat entry, attached with the marks.
-            format!(
-                "syscall tracepoints: {} enabled (clone family, execve/execveat, exit_group, \
-                 wait4/waitid): {SYSCALL_TAX_NOTE}",
-                syscalls + 1
-            )
-        });
         Ok(())
     }
 
@@ -270,11 +269,33 @@ impl Probes {
     }
 
     /// The marks that have fallbacks: the first way that loads and attaches is kept, and the
-    /// report says which one and why the better ones did not work.
-    fn attach_marks(&mut self, tracefs: &Tracefs, no_syscalls: bool) -> Result<(), LoadError> {
-        let notes = crate::attach::attach_all(&mut self.ebpf, tracefs, no_syscalls)
+    /// report says which one and why the better ones did not work, and whether any syscall
+    /// tracepoint (the host-wide tax) is in use.
+    fn attach_marks(
+        &mut self,
+        tracefs: &Tracefs,
+        no_syscalls: bool,
+        pass_over: &[crate::attach::PassOver],
+    ) -> Result<(), LoadError> {
+        let done = crate::attach::attach_all(&mut self.ebpf, tracefs, no_syscalls, pass_over)
             .map_err(LoadError::NoWay)?;
-        self.notes.extend(notes);
+        self.notes.extend(done.notes);
+        let n = done.syscall_tracepoints.len();
+        self.notes
+            .push(match (n, no_syscalls, done.off.is_empty()) {
+                (0, _, true) => "syscall tracepoints: none (clone, exec, exit_group and wait from \
+                 fentry/fexit on kernel functions): tasks that never spawn pay nothing"
+                    .to_string(),
+                (0, _, false) => format!(
+                    "syscall tracepoints: none (--no-syscall-tracepoints; off: {}): \
+                 {NO_SYSCALL_PHASES}",
+                    done.off.join(", ")
+                ),
+                _ => format!(
+                    "syscall tracepoints: {n} enabled ({}): {SYSCALL_TAX_NOTE}",
+                    done.syscall_tracepoints.join(", ")
+                ),
+            });
         Ok(())
     }
 
@@ -494,4 +515,28 @@ impl Probes {
             l.flush();
         }
     }
+}
+
+/// The directory of cgroup `id` (what [`CgroupFilter::id`] names), opened for the cgroup
+/// array: found through its file handle on the cgroup2 mount, and checked to be that cgroup.
+fn open_cgroup_dir(id: u64) -> Result<std::fs::File, LoadError> {
+    use crate::container::resolve::{CgroupResolver, Resolved};
+    use std::os::unix::fs::MetadataExt;
+    let err = |why: String| LoadError::CgroupDir(id, why);
+    let mut resolver = CgroupResolver::open().map_err(|e| err(e.to_string()))?;
+    let rel = match resolver.resolve(id) {
+        Resolved::Path(p) => p,
+        Resolved::Gone => return Err(err("it is gone".into())),
+        Resolved::Unknown(why) => return Err(err(why)),
+    };
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mounts = crate::live::filter::cgroup2_mounts(&info);
+    mounts
+        .iter()
+        .map(|m| m.join(rel.trim_start_matches('/')))
+        .find_map(|dir| {
+            let f = std::fs::File::open(&dir).ok()?;
+            (f.metadata().ok()?.ino() == id).then_some(f)
+        })
+        .ok_or_else(|| err(format!("{rel} not found on the cgroup2 mount")))
 }

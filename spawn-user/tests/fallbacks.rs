@@ -2,7 +2,9 @@
 //! programs passed over (`SPAWNPROF_AVOID`), the next ways still give every exec sub-phase and
 //! name fd execs, and the report says which way was taken. Older kernels take these ways for
 //! real (no `bpf_loop` before 5.17, no `sched_prepare_exec` before 6.10); this keeps them
-//! exercised on a kernel that does not need them.
+//! exercised on a kernel that does not need them. The syscall events' fentry/fexit ways are
+//! passed over too, so that their syscall tracepoint fallbacks are exercised on kernels with
+//! fentry (`syscall_free.rs` checks the fentry ways themselves).
 mod common;
 
 use common::{capable, exit0, spawnprof, spawnprof_path};
@@ -16,7 +18,9 @@ fn exec_sub_phases_and_fd_names_survive_the_fallbacks() {
     let out = spawnprof()
         .env(
             "SPAWNPROF_AVOID",
-            "sys_enter_execveat,prepare_exec_btf,exit_mmap_btf,process_exec_btf",
+            "sys_enter_execveat,prepare_exec_btf,exit_mmap_btf,process_exec_btf,\
+             clone_enter_fentry,clone_exit_fexit,execve_enter_fentry,execveat_enter_fentry,\
+             execve_exit_fexit,exit_group_fentry,wait4_exit_fexit",
         )
         .args(["trace", "--json", "--no-startup", "--"])
         .args([spawnprof_path(), "workload", "--strategy", "fork,vfork"])
