@@ -442,10 +442,14 @@ pub const RING_BYTES: u32 = 16 << 20;
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: all of these are #[repr(C)] structs of integers and byte arrays with no padding
-    // holes that matter (every bit pattern is a valid value).
+    // All of these are #[repr(C)] structs of integers and byte arrays with no padding holes
+    // that matter: every bit pattern is a valid value.
+    // SAFETY: see above.
     unsafe impl aya::Pod for super::Layout {}
+    // SAFETY: see above.
     unsafe impl aya::Pod for super::Config {}
+    // SAFETY: see above.
     unsafe impl aya::Pod for super::KernelOffsets {}
+    // SAFETY: see above.
     unsafe impl aya::Pod for super::PidNsOffsets {}
 }

@@ -11,7 +11,7 @@ use aya::{
     },
     util::online_cpus,
 };
-use spawn_common::{Config, cgroup_check, counter, maps, sized_maps};
+use spawn_common::{Config, cgroup_check, counter, maps};
 
 pub use crate::glibc::{GlibcPaths, glibc_paths};
 use crate::tracefs::{Tracefs, TracefsError};
@@ -208,21 +208,7 @@ impl Probes {
             notes,
         };
         probes.attach_tracepoints(tracefs)?;
-        // A test that shrinks WAITID_INFOP wants that map's loss counted; only the syscall
-        // tracepoint way keeps waitid's pointer in it (fexit still has the argument).
-        let waitid_map = limits
-            .maps
-            .iter()
-            .any(|(m, _)| m == sized_maps::WAITID_INFOP);
-        let pass_over: &[crate::attach::PassOver] = if waitid_map {
-            &[crate::attach::PassOver {
-                prog: "wait4_exit_fexit",
-                why: "SPAWNPROF_TEST_MAP_SIZES shrinks WAITID_INFOP, which only the tracepoints use",
-            }]
-        } else {
-            &[]
-        };
-        probes.attach_marks(tracefs, opts.no_syscall_tracepoints, pass_over)?;
+        probes.attach_marks(tracefs, opts.no_syscall_tracepoints)?;
         if opts.faults {
             probes.attach_faults(tracefs)?;
         }
@@ -239,14 +225,16 @@ impl Probes {
     }
 
     fn attach_tracepoints(&mut self, tracefs: &Tracefs) -> Result<(), LoadError> {
-        let mut off = Vec::new();
+        let (mut on, mut off) = (Vec::new(), Vec::new());
         for &(prog, cat, name, required) in TRACEPOINTS {
             if !required && !tracefs.exists(cat, name) {
                 off.push(format!("{cat}:{name}"));
                 continue;
             }
             self.tracepoint(prog, cat, name)?;
+            on.push(format!("{cat}:{name}"));
         }
+        self.notes.push(format!("tracepoints: {}", on.join(", ")));
         if !off.is_empty() {
             self.notes.push(format!(
                 "not on this kernel, sub-phases off: {}",
@@ -271,13 +259,8 @@ impl Probes {
     /// The marks that have fallbacks: the first way that loads and attaches is kept, and the
     /// report says which one and why the better ones did not work, and whether any syscall
     /// tracepoint (the host-wide tax) is in use.
-    fn attach_marks(
-        &mut self,
-        tracefs: &Tracefs,
-        no_syscalls: bool,
-        pass_over: &[crate::attach::PassOver],
-    ) -> Result<(), LoadError> {
-        let done = crate::attach::attach_all(&mut self.ebpf, tracefs, no_syscalls, pass_over)
+    fn attach_marks(&mut self, tracefs: &Tracefs, no_syscalls: bool) -> Result<(), LoadError> {
+        let done = crate::attach::attach_all(&mut self.ebpf, tracefs, no_syscalls)
             .map_err(LoadError::NoWay)?;
         self.notes.extend(done.notes);
         let n = done.syscall_tracepoints.len();

@@ -177,11 +177,10 @@ pub fn run(opts: &TraceOptions, out: Box<dyn Write + Send>) -> Result<TraceOutco
         losses.balance(col.spawn_records(), 0).line()
     ));
     text.push_str(&spawn_analysis::tree::verdict::render(&tree, 5));
-    text.push_str("\nprobes used:\n  tracepoints: task_newtask, sched fork/wakeup_new/exit, and the syscall ones below\n");
+    text.push_str("\nprobes used:\n");
     for note in &probes.notes {
         text.push_str(&format!("  {note}\n"));
     }
-    text.push_str("  fentry/kprobe copy sub-phases: not used (tracepoints only)\n");
     if opts.probe_stats {
         text.push('\n');
         text.push_str(&spawn_analysis::report::probe_cost::render(

@@ -157,14 +157,6 @@ impl Outcome {
     }
 }
 
-/// A way the loader wants passed over, with why (see `Probes::load`).
-#[derive(Debug, Clone, Copy)]
-pub struct PassOver {
-    /// The way's first program.
-    pub prog: &'static str,
-    pub why: &'static str,
-}
-
 /// What [`attach_all`] did.
 #[derive(Debug, Default)]
 pub struct Attached {
@@ -185,7 +177,6 @@ pub fn attach_all(
     ebpf: &mut Ebpf,
     tracefs: &Tracefs,
     no_syscalls: bool,
-    pass_over: &[PassOver],
 ) -> Result<Attached, String> {
     // aya parses the kernel's BTF once more here (EbpfLoader did for itself, kernel_btf with
     // btf-rs); only tp_btf and fentry/fexit need it, and without it they are skipped, with
@@ -199,7 +190,6 @@ pub fn attach_all(
             tracefs,
             mark,
             no_syscalls,
-            pass_over,
         );
         let note = outcome.note(mark);
         match &outcome.taken {
@@ -281,7 +271,6 @@ pub fn attach_first(
     tracefs: &Tracefs,
     mark: &Mark,
     no_syscalls: bool,
-    pass_over: &[PassOver],
 ) -> Outcome {
     let mut failed = Vec::new();
     for way in mark.ways {
@@ -290,10 +279,6 @@ pub fn attach_first(
         }
         if way.programs().any(|(p, _)| avoided(p)) {
             failed.push((*way, "passed over (SPAWNPROF_AVOID)".into()));
-            continue;
-        }
-        if let Some(po) = pass_over.iter().find(|po| po.prog == way.prog) {
-            failed.push((*way, format!("passed over ({})", po.why)));
             continue;
         }
         let t0 = std::time::Instant::now();
