@@ -161,29 +161,12 @@ fn many_spawns_from_threads_leak_nothing() {
             .success()
     );
     let base = common::open_fds();
-    let handles: Vec<_> = (0..6)
-        .map(|i| {
-            let t = t.clone();
-            std::thread::spawn(move || {
-                for j in 0..100 {
-                    let code = (i + j) % 7;
-                    let mut c = Command::new("/bin/sh");
-                    c.args(["-c", &format!("exit {code}")]).stdout(Stdio::Null);
-                    assert_eq!(
-                        t.spawn_command(&mut c).unwrap().wait().unwrap().code(),
-                        Some(code)
-                    );
-                    let mut d = Command::new("/bin/true");
-                    d.strategy(Strategy::Warm);
-                    let o = d.output().unwrap();
-                    assert!(o.status.success() && o.stdout.is_empty());
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
+    from_threads(&t, 6, 100, |_| {
+        let mut d = Command::new("/bin/true");
+        d.strategy(Strategy::Warm);
+        let o = d.output().unwrap();
+        assert!(o.status.success() && o.stdout.is_empty());
+    });
     assert_eq!(common::open_fds(), base, "fd leak");
     assert!(!common::has_zombie(), "zombie left behind");
 }
@@ -269,25 +252,7 @@ fn pool() {
     }
     // Threads share the pool (and the image when it runs dry).
     let t = std::sync::Arc::new(t);
-    let handles: Vec<_> = (0..4)
-        .map(|i| {
-            let t = t.clone();
-            std::thread::spawn(move || {
-                for j in 0..50 {
-                    let code = (i + j) % 7;
-                    let mut c = Command::new("/bin/sh");
-                    c.args(["-c", &format!("exit {code}")]);
-                    assert_eq!(
-                        t.spawn_command(&mut c).unwrap().wait().unwrap().code(),
-                        Some(code)
-                    );
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
+    from_threads(&t, 4, 50, |_| {});
     drop(t);
     assert_eq!(our_children(), before, "image and pool children are gone");
     assert!(!common::has_zombie());
@@ -361,4 +326,34 @@ fn warm_strategy() {
     kept_fd_closed_behind_our_back();
     spawn_fast::warm::clear_cache();
     assert!(!common::has_zombie());
+}
+
+/// `threads` threads share `t`: each spawns `sh -c 'exit N'` `per_thread` times through it and
+/// checks the exit code, then runs `also` (more spawns of its own) after each.
+fn from_threads(
+    t: &std::sync::Arc<WarmTemplate>,
+    threads: i32,
+    per_thread: i32,
+    also: impl Fn(i32) + Copy + Send + 'static,
+) {
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                for j in 0..per_thread {
+                    let code = (i + j) % 7;
+                    let mut c = Command::new("/bin/sh");
+                    c.args(["-c", &format!("exit {code}")]).stdout(Stdio::Null);
+                    assert_eq!(
+                        t.spawn_command(&mut c).unwrap().wait().unwrap().code(),
+                        Some(code)
+                    );
+                    also(j);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
 }

@@ -50,20 +50,7 @@ fn smoke_probes_load_and_trace_fork_and_vfork() {
     for r in &execs {
         // A vfork child has no address space of its own to tear down; a forked one does.
         let own_mm = r["clone_syscall"] != "vfork";
-        let mut want = vec![
-            "copy",
-            "queue",
-            "setup",
-            "exec",
-            "exec_open",
-            "exec_load",
-            "exec_finish",
-            "run",
-            "reap",
-        ];
-        if own_mm {
-            want.push("exec_teardown");
-        }
+        let want = common::exec_spawn_phases(own_mm);
         assert_phases(r, &want);
         if !own_mm {
             assert!(r["phases_ns"]["exec_teardown"].is_null(), "{r:#}");

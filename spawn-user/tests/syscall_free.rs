@@ -98,20 +98,7 @@ fn fentry_kernel_attaches_no_syscall_tracepoint() {
     assert_eq!(execs.len(), 2, "{:#?}", t.records);
     for r in &execs {
         let fork = r["clone_syscall"] != "vfork";
-        let mut want = vec![
-            "copy",
-            "queue",
-            "setup",
-            "exec",
-            "exec_open",
-            "exec_load",
-            "exec_finish",
-            "run",
-            "reap",
-        ];
-        if fork {
-            want.push("exec_teardown");
-        }
+        let want = common::exec_spawn_phases(fork);
         let null: Vec<&str> = want
             .into_iter()
             .filter(|p| r["phases_ns"][p].as_u64().is_none())

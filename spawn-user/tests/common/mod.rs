@@ -167,3 +167,23 @@ fn json_lines(text: &str) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
         .collect()
 }
+
+/// The phases a complete fork+exec or vfork+exec spawn of a static program has on every
+/// kernel: a vfork child has no address space of its own to tear down (`own_mm` false).
+pub fn exec_spawn_phases(own_mm: bool) -> Vec<&'static str> {
+    let mut want = vec![
+        "copy",
+        "queue",
+        "setup",
+        "exec",
+        "exec_open",
+        "exec_load",
+        "exec_finish",
+        "run",
+        "reap",
+    ];
+    if own_mm {
+        want.push("exec_teardown");
+    }
+    want
+}
