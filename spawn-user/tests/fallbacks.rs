@@ -7,14 +7,12 @@
 //! fentry (`syscall_free.rs` checks the fentry ways themselves).
 mod common;
 
-use common::{capable, exit0, spawnprof, spawnprof_path};
+use common::{exit0, spawnprof, spawnprof_path};
 use serde_json::Value;
 
 #[test]
 fn exec_sub_phases_and_fd_names_survive_the_fallbacks() {
-    if !capable("exec_sub_phases_and_fd_names_survive_the_fallbacks") {
-        return;
-    }
+    require_probes!();
     let out = spawnprof()
         .env(
             "SPAWNPROF_AVOID",

@@ -5,28 +5,14 @@
 //! not numbers, so it says quickly whether a kernel works at all.
 mod common;
 
-use common::{capable, exit0, lost_events, spawnprof_path, trace_json};
+use common::{exit0, lost_events, trace_json, trace_workload};
 use serde_json::Value;
 
 #[test]
 fn smoke_probes_load_and_trace_fork_and_vfork() {
-    if !capable("smoke_probes_load_and_trace_fork_and_vfork") {
-        return;
-    }
-    let t = trace_json(
-        &[],
-        &[
-            spawnprof_path(),
-            "workload",
-            "--strategy",
-            "fork,vfork",
-            "--count",
-            "2",
-            "--",
-            exit0(),
-        ],
-    );
-    assert_eq!(t.code, Some(0), "stderr: {}", t.stderr);
+    require_probes!();
+    let t = trace_workload(&[], &["--strategy", "fork,vfork", "--count", "2"], exit0());
+    t.assert_ok();
     let execs: Vec<&Value> = t
         .records
         .iter()

@@ -10,7 +10,7 @@
 //! 5.15, probed with a helper-probe program): 5.10 keeps the clone tracepoints and is skipped here.
 mod common;
 
-use common::{capable, exit0, lost_events, spawnprof, spawnprof_path, trace_json};
+use common::{capable, exit0, lost_events, spawnprof, trace_json, trace_workload};
 use serde_json::Value;
 
 /// Kernel functions the syscall-free ways attach to.
@@ -74,20 +74,8 @@ fn fentry_kernel_attaches_no_syscall_tracepoint() {
         return;
     }
     // spawn-fast's fork and vfork (execveat of a cached fd), and a shell (execve, wait4).
-    let t = trace_json(
-        &[],
-        &[
-            spawnprof_path(),
-            "workload",
-            "--strategy",
-            "fork,vfork",
-            "--count",
-            "1",
-            "--",
-            exit0(),
-        ],
-    );
-    assert_eq!(t.code, Some(0), "stderr: {}", t.stderr);
+    let t = trace_workload(&[], &["--strategy", "fork,vfork", "--count", "1"], exit0());
+    t.assert_ok();
     assert_no_syscall_tracepoint(&t.stderr);
     assert_eq!(lost_events(&t.stderr), 0, "stderr: {}", t.stderr);
     let execs: Vec<&Value> = t
