@@ -51,7 +51,7 @@ pub enum LoadError {
 }
 
 /// What to trace.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ProbeOptions {
     /// Every process on the host instead of the followed tree.
     pub follow_all: bool,
@@ -83,11 +83,14 @@ pub const SYSCALL_TAX_NOTE: &str = "while they are attached every task on the ho
      avoids that tax and gives up the phases only syscall events bound";
 
 /// A cgroup v2 as the kernel names it: its id (the directory's inode) and its depth below the
-/// cgroup2 root (see `live::filter::resolve_cgroup`, which finds both from a path).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// cgroup2 root, with the directory they were read from (see `live::filter::resolve_cgroup`,
+/// which finds all three from a path).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CgroupFilter {
     pub id: u64,
     pub level: u32,
+    /// Opened for the cgroup-array fallback on kernels without the ancestor-id helper.
+    pub dir: std::path::PathBuf,
 }
 
 /// Tracepoints: (program, category, name, required). Optional ones are off, with a note, on
@@ -121,11 +124,11 @@ impl Probes {
         let mut notes = Vec::new();
         let mut cgroup_dir = None;
         let mut check = cgroup_check::ANCESTOR_ID;
-        if let Some(c) = opts.cgroup {
+        if let Some(c) = &opts.cgroup {
             match crate::attach::cgroup_ancestor_helper() {
                 Ok(()) => notes.push("cgroup filter: bpf_get_current_ancestor_cgroup_id".into()),
                 Err(why) => {
-                    cgroup_dir = Some(open_cgroup_dir(c.id)?);
+                    cgroup_dir = Some(open_cgroup_dir(c)?);
                     check = cgroup_check::TASK_UNDER_CGROUP;
                     notes.push(format!(
                         "cgroup filter: bpf_current_task_under_cgroup on a cgroup array \
@@ -147,8 +150,8 @@ impl Probes {
             self_tgid: std::process::id(),
             faults: opts.faults as u32,
             children: opts.children as u32,
-            cgroup_id: opts.cgroup.map_or(0, |c| c.id),
-            cgroup_level: opts.cgroup.map_or(0, |c| c.level),
+            cgroup_id: opts.cgroup.as_ref().map_or(0, |c| c.id),
+            cgroup_level: opts.cgroup.as_ref().map_or(0, |c| c.level),
             _pad: 0,
         };
         let koffsets = match crate::kernel_btf::kernel_offsets(std::path::Path::new(VMLINUX_BTF)) {
@@ -500,26 +503,15 @@ impl Probes {
     }
 }
 
-/// The directory of cgroup `id` (what [`CgroupFilter::id`] names), opened for the cgroup
-/// array: found through its file handle on the cgroup2 mount, and checked to be that cgroup.
-fn open_cgroup_dir(id: u64) -> Result<std::fs::File, LoadError> {
-    use crate::container::resolve::{CgroupResolver, Resolved};
+/// The directory of the cgroup `c` names, opened for the cgroup array. Its inode must still be
+/// the id the probes filter on (a cgroup removed and re-created between is refused).
+fn open_cgroup_dir(c: &CgroupFilter) -> Result<std::fs::File, LoadError> {
     use std::os::unix::fs::MetadataExt;
-    let err = |why: String| LoadError::CgroupDir(id, why);
-    let mut resolver = CgroupResolver::open().map_err(|e| err(e.to_string()))?;
-    let rel = match resolver.resolve(id) {
-        Resolved::Path(p) => p,
-        Resolved::Gone => return Err(err("it is gone".into())),
-        Resolved::Unknown(why) => return Err(err(why)),
-    };
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mounts = crate::live::filter::cgroup2_mounts(&info);
-    mounts
-        .iter()
-        .map(|m| m.join(rel.trim_start_matches('/')))
-        .find_map(|dir| {
-            let f = std::fs::File::open(&dir).ok()?;
-            (f.metadata().ok()?.ino() == id).then_some(f)
-        })
-        .ok_or_else(|| err(format!("{rel} not found on the cgroup2 mount")))
+    let err = |why: String| LoadError::CgroupDir(c.id, why);
+    let f = std::fs::File::open(&c.dir).map_err(|e| err(format!("{}: {e}", c.dir.display())))?;
+    let ino = f.metadata().map_err(|e| err(e.to_string()))?.ino();
+    if ino != c.id {
+        return Err(err(format!("{} is now cgroup {ino}", c.dir.display())));
+    }
+    Ok(f)
 }

@@ -133,7 +133,7 @@ pub fn locate(path: &Path, mounts: &[PathBuf]) -> Option<(PathBuf, PathBuf)> {
 /// The probes' filter for a cgroup v2 directory. The cgroup2 mount is found in mountinfo, so
 /// this also works on hybrid hosts where cgroup2 is mounted at /sys/fs/cgroup/unified (the
 /// depth must count from the cgroup2 root, not from /sys/fs/cgroup).
-pub fn resolve_cgroup(path: &Path) -> Result<(CgroupFilter, PathBuf), CgroupError> {
+pub fn resolve_cgroup(path: &Path) -> Result<CgroupFilter, CgroupError> {
     use std::os::unix::fs::MetadataExt;
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mounts = cgroup2_mounts(&info);
@@ -157,13 +157,11 @@ pub fn resolve_cgroup(path: &Path) -> Result<(CgroupFilter, PathBuf), CgroupErro
         .components()
         .filter(|c| matches!(c, std::path::Component::Normal(_)))
         .count() as u32;
-    Ok((
-        CgroupFilter {
-            id: meta.ino(),
-            level,
-        },
-        full,
-    ))
+    Ok(CgroupFilter {
+        id: meta.ino(),
+        level,
+        dir: full,
+    })
 }
 
 #[cfg(test)]

@@ -198,7 +198,7 @@ impl Source {
             return Err(LiveError::NoSuchPid(pid));
         }
         let cgroup = match &scope.cgroup {
-            Some(p) => Some(filter::resolve_cgroup(p)?.0),
+            Some(p) => Some(filter::resolve_cgroup(p)?),
             None => None,
         };
         let mut probes = Probes::load(
