@@ -52,6 +52,49 @@ const SIG_DFL: usize = 0;
 const SIG_IGN: usize = 1;
 const CLOSE_RANGE_CLOEXEC: usize = 1 << 2;
 
+/// FD_CLOEXEC on every open fd in `lo..=hi`, for kernels whose close_range lacks
+/// CLOSE_RANGE_CLOEXEC (before 5.11). No fd is open at or above RLIMIT_NOFILE's soft limit
+/// that the child could still use, so that bounds the walk; closed numbers answer EBADF.
+/// Returns 0 or `-errno`.
+fn cloexec_each(lo: u32, hi: u32) -> isize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into `lim`, a valid out pointer in this frame.
+    let r = unsafe {
+        sys(
+            libc::SYS_getrlimit,
+            libc::RLIMIT_NOFILE as usize,
+            &mut lim as *mut libc::rlimit as usize,
+            0,
+            0,
+            0,
+        )
+    };
+    if r < 0 {
+        return r;
+    }
+    let end = u64::from(hi).min(lim.rlim_cur.saturating_sub(1));
+    for fd in u64::from(lo)..=end {
+        // SAFETY: fcntl(F_SETFD) on a number: at worst EBADF.
+        let r = unsafe {
+            sys(
+                libc::SYS_fcntl,
+                fd as usize,
+                libc::F_SETFD as usize,
+                libc::FD_CLOEXEC as usize,
+                0,
+                0,
+            )
+        };
+        if r < 0 && r != -(libc::EBADF as isize) {
+            return r;
+        }
+    }
+    0
+}
+
 /// One raw system call; returns the kernel's value (`-errno` on failure).
 ///
 /// # Safety
@@ -193,14 +236,23 @@ pub(crate) unsafe fn exec_child(ctx: &ChildCtx) -> c_int {
         }
     }
     for &(lo, hi) in p.close_gaps {
-        try_sys!(sys(
-            libc::SYS_close_range,
-            lo as usize,
-            hi as usize,
-            CLOSE_RANGE_CLOEXEC,
-            0,
-            0
-        ));
+        // SAFETY: close_range takes plain integers.
+        let r = unsafe {
+            sys(
+                libc::SYS_close_range,
+                lo as usize,
+                hi as usize,
+                CLOSE_RANGE_CLOEXEC,
+                0,
+                0,
+            )
+        };
+        if r == -(libc::EINVAL as isize) {
+            // CLOSE_RANGE_CLOEXEC is 5.11+: mark each fd of the gap instead.
+            try_sys!(cloexec_each(lo, hi));
+        } else if r < 0 {
+            return (-r) as c_int;
+        }
     }
 
     if cwd_fd >= 0 {
