@@ -550,6 +550,13 @@ static int park(int argc, char **argv) {
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     if (chdir("/") < 0) { /* keep the old cwd: every child sets its own */ }
+    /* The image was started by an fd exec, which kernels before 6.x name after the fd number
+     * ("16"); children inherit this comm, so give it what an exec by path would: the file's
+     * base name (the kernel keeps its first 15 bytes). */
+    if (argc > 0 && argv[0]) {
+        const char *base = strrchr(argv[0], '/');
+        prctl(PR_SET_NAME, base ? base + 1 : argv[0], 0, 0, 0);
+    }
     int why = 0;
     if (count_threads() != 1) why = NO_PARK_THREADS;
     if (!why && (prctl(PR_GET_TID_ADDRESS, &tid_addr, 0, 0, 0) < 0 || !tid_addr ||
